@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class EventKind(models.TextChoices):
+    LLM_REQUEST = "llm_request", "LLM request"
+    POLICY_DECISION = "policy_decision", "Policy decision"
+    ADMIN_ACTION = "admin_action", "Admin action"
+    AUTH = "auth", "Authentication"
+    ALERT = "alert", "Alert"

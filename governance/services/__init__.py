@@ -1,0 +1,1 @@
+"""Every governance state change goes through a function here, with its audit event."""
