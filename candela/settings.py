@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",
     "simple_history",
     "django_htmx",
     "channels",
@@ -189,6 +190,19 @@ CANDELA_AUDIT_FLUSH_SECONDS = env_float("CANDELA_AUDIT_FLUSH_SECONDS", 0.2)
 CANDELA_SPOOL_DIR = Path(env_str("CANDELA_SPOOL_DIR", str(CANDELA_HOME / "spool")))
 CANDELA_PLATFORM_WEBHOOKS = env_list("CANDELA_PLATFORM_WEBHOOKS", "")
 CANDELA_OTEL_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT")
+# Audit export sinks (audit/tasks.py); empty: that export is off.
+CANDELA_DUCKDB_PATH = env_str("CANDELA_DUCKDB_PATH")
+CANDELA_BIGQUERY_TABLE = env_str("CANDELA_BIGQUERY_TABLE")  # project.dataset.table
+CANDELA_BIGQUERY_ENDPOINT = env_str("CANDELA_BIGQUERY_ENDPOINT")  # emulator/test server only
+
+# --- Network enforcement (ebpf/) ----------------------------------------------
+CANDELA_SNI_PORT = env_int("CANDELA_SNI_PORT", 8443)
+CANDELA_SNI_LISTEN = env_list("CANDELA_SNI_LISTEN", "127.0.0.1,::1")
+CANDELA_SNI_UNKNOWN = env_str("CANDELA_SNI_UNKNOWN", "refuse")
+if CANDELA_SNI_UNKNOWN not in {"refuse", "passthrough"}:
+    raise SettingsError("CANDELA_SNI_UNKNOWN must be refuse or passthrough")
+CANDELA_CA_DIR = Path(env_str("CANDELA_CA_DIR", str(CANDELA_HOME / "ca")))
+CANDELA_EGRESS_USER = env_str("CANDELA_EGRESS_USER", "candela")
 
 LOGGING = {
     "version": 1,
@@ -196,6 +210,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("CANDELA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request URL at INFO; webhook URLs are credentials.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 FORMS_URLFIELD_ASSUME_HTTPS = True

@@ -84,7 +84,14 @@ class ApiKeyQuerySet(models.QuerySet):
 class ApiKey(models.Model):
     """A gateway key (`ck-…`). Only its lookup prefix and SHA-256 digest are stored."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="api_keys")
+    # Empty for operator-owned keys: those name the tenant to bill on every request.
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
     )
@@ -222,3 +229,29 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return self.request_id
+
+
+class AlertFired(models.Model):
+    """A spend threshold that has fired for a target in a period; unique, so it fires once.
+
+    target: "tenant:<id>:daily", "tenant:<id>:monthly" or "provider:<name>";
+    period: the UTC day ("2026-11-25") or month ("2026-11") it belongs to.
+    """
+
+    target = models.CharField(max_length=120)
+    threshold = models.PositiveSmallIntegerField(help_text="Percent of the limit.")
+    period = models.CharField(max_length=10)
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+    spend_usd = models.DecimalField(**MONEY)
+    limit_usd = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["target", "threshold", "period"], name="alert_fires_once_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target} {self.threshold}% {self.period}"

@@ -13,7 +13,8 @@ SECRET_FIELDS = {"digest", "api_key_encrypted", "password"}
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return f"{value:f}"
+        # Canonical, so "10" from a request and "10.000000" from the database compare equal.
+        return f"{value.normalize():f}"
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, models.Model):
@@ -30,11 +31,15 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{field: {"before": old, "after": new}} for the fields that changed."""
+    """{field: {"before": old, "after": new}} for the fields that changed.
+
+    Fields on one side only count as changed too, so a deletion (`after={}`)
+    keeps the deleted object's values in its audit event.
+    """
     return {
-        name: {"before": before.get(name), "after": value}
-        for name, value in after.items()
-        if before.get(name) != value
+        name: {"before": before.get(name), "after": after.get(name)}
+        for name in {**before, **after}
+        if before.get(name) != after.get(name)
     }
 
 

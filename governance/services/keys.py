@@ -15,9 +15,13 @@ from tenants.tokens import mint_secret
 
 
 def mint_key(*, actor, owner: User, name: str, **policy: Any) -> tuple[ApiKey, str]:
-    """Create a key for `owner` in the owner's tenant; returns (key, raw secret)."""
-    if owner.tenant_id is None:
-        raise ValueError("operators without a tenant cannot own gateway keys")
+    """Create a key for `owner` in the owner's tenant; returns (key, raw secret).
+
+    An operator's key belongs to no tenant: each request names the tenant it bills
+    (`X-Candela-Tenant-Id` or baggage `candela.tenant_id`).
+    """
+    if owner.tenant_id is None and not owner.is_operator:
+        raise ValueError("only operators may own a key without a tenant")
     minted = mint_secret("ck")
     with transaction.atomic():
         key = ApiKey(
