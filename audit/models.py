@@ -56,3 +56,14 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}:{self.action}"
+
+
+class ExportWatermark(models.Model):
+    """How far a sink has exported the trail: events with id > last_id are still to send."""
+
+    sink = models.CharField(max_length=300, unique=True)
+    last_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.sink} @ {self.last_id}"

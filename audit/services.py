@@ -13,7 +13,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, event_hash
+from audit.chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 from audit.constants import EventKind
 from audit.models import AuditEvent
 from candela.request_context import current_request_meta
@@ -49,10 +49,12 @@ def append_events(events: list[dict[str, Any]]) -> list[AuditEvent]:
         prev = _last_hash()
         rows = []
         for fields in events:
-            fields = _decimalise(dict(fields))
-            digest = event_hash(prev, fields)
-            rows.append(AuditEvent(**fields, prev_hash=prev, hash=digest))
-            prev = digest
+            row = AuditEvent(**_decimalise(dict(fields)), prev_hash=prev)
+            # Hash the row as it will be stored (model defaults filled in), which is what
+            # verify_chain reads back; hashing the sparse input dict would not match.
+            row.hash = event_hash(prev, {name: getattr(row, name) for name in HASHED_FIELDS})
+            rows.append(row)
+            prev = row.hash
         return AuditEvent.objects.bulk_create(rows)
 
 

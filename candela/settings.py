@@ -143,6 +143,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = CANDELA_HOME / "static"
+# The dashboard's stylesheet and feed script (candela/ is the project, not an installed app).
+STATICFILES_DIRS = [BASE_DIR / "candela" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -11,6 +11,7 @@ from governance.models import ApiKey, Budget, Grant, ModelRoute, Price, Provider
 from governance.services.admin_saves import delete_from_admin, save_from_admin
 from governance.services.keys import mint_key
 from governance.services.providers import update_provider
+from tenants.constants import Role
 from tenants.models import Tenant, User
 
 
@@ -34,16 +35,36 @@ class AuditedAdmin(SimpleHistoryAdmin):
             return queryset
         return queryset.filter(**{self.tenant_path: request.user.tenant_id})
 
+    def _in_scope(self, request, obj) -> bool:
+        """Whether `obj` is one of the tenant admin's own objects. The history pages look
+        objects (and their old versions) up without get_queryset, so this check guards them."""
+        if obj is None or self._is_operator(request) or self.tenant_path is None:
+            return True
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
     def has_module_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_staff
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return self.has_module_permission(request)
+        return self.has_module_permission(request) and self._in_scope(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
         if self._is_operator(request):
             return True
-        return self.tenant_path is not None and self.has_module_permission(request)
+        return (
+            self.tenant_path is not None
+            and self.has_module_permission(request)
+            and self._in_scope(request, obj)
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A tenant admin picks among their own tenant and its (non-operator) users only.
+        if not self._is_operator(request):
+            if db_field.related_model is Tenant:
+                kwargs["queryset"] = Tenant.objects.filter(pk=request.user.tenant_id)
+            elif db_field.related_model is User:
+                kwargs["queryset"] = tenant_members(request.user.tenant_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_add_permission(self, request) -> bool:
         return self.has_change_permission(request)
@@ -60,6 +81,14 @@ class AuditedAdmin(SimpleHistoryAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for obj in queryset:
             delete_from_admin(actor=request.user, obj=obj)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        # Inline rows (a user's budget) are governed too: audit them like the page's object.
+        for obj in formset.save(commit=False):
+            save_from_admin(actor=request.user, obj=obj, creating=obj.pk is None)
+        for obj in formset.deleted_objects:
+            delete_from_admin(actor=request.user, obj=obj)
+        formset.save_m2m()
 
 
 @admin.register(Tenant)
@@ -81,6 +110,15 @@ class BudgetInline(admin.StackedInline):
     can_delete = False
 
 
+def tenant_members(tenant_id: int | None):
+    """A tenant's users as its admins may govern them: operators are out of their reach."""
+    return (
+        User.objects.filter(tenant_id=tenant_id)
+        .exclude(role=Role.OPERATOR)
+        .exclude(is_superuser=True)
+    )
+
+
 @admin.register(User)
 class CandelaUserAdmin(AuditedAdmin, UserAdmin):
     list_display = ["username", "email", "tenant", "role", "is_active"]
@@ -90,6 +128,34 @@ class CandelaUserAdmin(AuditedAdmin, UserAdmin):
         (None, {"fields": ("username", "email", "tenant", "role", "password1", "password2")}),
     )
     inlines = [BudgetInline]
+    # What a tenant admin may not set: the role decides staff/superuser status.
+    OPERATOR_ONLY_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self._is_operator(request):
+            return queryset
+        return queryset.exclude(role=Role.OPERATOR).exclude(is_superuser=True)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if self._is_operator(request):
+            return fieldsets
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": [f for f in options["fields"] if f not in self.OPERATOR_ONLY_FIELDS],
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role" and not self._is_operator(request):
+            kwargs["choices"] = [c for c in Role.choices if c[0] != Role.OPERATOR]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
 
 @admin.register(Grant)
