@@ -8,8 +8,8 @@ from typing import Literal
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from ninja import Field, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Router
+from ninja.pagination import paginate
 
 from audit.constants import EventKind
 from audit.export import FORMATS, export_lines
@@ -17,16 +17,10 @@ from audit.models import AuditEvent
 from audit.schemas import AuditEventOut, ChainVerdict
 from audit.services import ChainReport, verify_chain
 from candela.api_auth import actor_of, require_operator, scope, visible_tenant
-from tenants.schemas import Filter, UtcDateTime
+from candela.api_pagination import Pagination
+from tenants.schemas import Filter, Text, UtcDateTime
 
 router = Router(tags=["audit"])
-MAX_PAGE = 1000
-
-
-class AuditPagination(LimitOffsetPagination):
-    class Input(Schema):
-        limit: int = Field(100, ge=1, le=MAX_PAGE)
-        offset: int = Field(0, ge=0)
 
 
 def _events(
@@ -50,13 +44,13 @@ def _events(
 
 
 @router.get("", response=list[AuditEventOut])
-@paginate(AuditPagination)
+@paginate(Pagination)
 def list_events(
     request: HttpRequest,
     kind: Filter[EventKind] = None,
     since: Filter[UtcDateTime] = None,
-    action: str | None = None,
-    tenant: str | None = None,
+    action: Text | None = None,
+    tenant: Text | None = None,
 ):
     """Newest first; tenant admins see their tenant's events only."""
     return _events(request, kind, since, action, tenant).order_by("-id")
@@ -68,8 +62,8 @@ def export_events(
     format: Literal["jsonl", "csv"] = "jsonl",
     kind: Filter[EventKind] = None,
     since: Filter[UtcDateTime] = None,
-    action: str | None = None,
-    tenant: str | None = None,
+    action: Text | None = None,
+    tenant: Text | None = None,
 ):
     """A streamed download, oldest first (chain order)."""
     events = _events(request, kind, since, action, tenant)

@@ -6,11 +6,19 @@ from ninja import NinjaAPI
 
 from audit.api import router as audit_router
 from candela.api_auth import EVERYONE, STAFF, auth_for
-from candela.api_errors import install_error_handlers
+from candela.api_errors import document_errors, install_error_handlers
 from governance import api as governance_api
 from tenants import api as tenants_api
 
-api = NinjaAPI(
+
+class CandelaAPI(NinjaAPI):
+    """The API, whose schema also documents the one error shape of every 4xx answer."""
+
+    def get_openapi_schema(self, **kwargs):
+        return document_errors(super().get_openapi_schema(**kwargs))
+
+
+api = CandelaAPI(
     title="Candela management API",
     version="1",
     urls_namespace="api",

@@ -31,6 +31,7 @@ EVERYONE = frozenset({Role.OPERATOR, Role.ADMIN, Role.DEVELOPER})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Writing last_used_at on every call would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_ID_DIGITS = 18  # every 18-digit number fits PostgreSQL's bigint
 
 ModelT = TypeVar("ModelT", bound=models.Model)
 
@@ -152,7 +153,9 @@ def get_visible(
 
 def visible_tenant(actor: User, ref: str) -> Tenant:
     """A tenant by id or slug, if the actor may see it."""
-    lookup = {"pk": int(ref)} if ref.isdigit() else {"slug": ref}
+    # ASCII digits only ("²".isdigit() is true too), and short enough for a bigint.
+    is_id = ref.isascii() and ref.isdigit() and len(ref) <= MAX_ID_DIGITS
+    lookup = {"pk": int(ref)} if is_id else {"slug": ref}
     return get_visible(Tenant.objects.all(), actor, "pk", "Tenant", **lookup)
 
 

@@ -29,6 +29,36 @@ CODES_BY_STATUS = {
 }
 # Django's error codes for uniqueness: such a ValidationError means "already exists".
 UNIQUE_CODES = {"unique", "unique_together"}
+ERROR_SCHEMA_NAME = "Error"
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": ERROR_SCHEMA_NAME,
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string", "enum": sorted({*CODES_BY_STATUS.values(), "error"})},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Field name → what is wrong with it.",
+                },
+            },
+        }
+    },
+}
+# What any operation may answer besides its success; the body is always ERROR_SCHEMA.
+DOCUMENTED_ERRORS = {
+    "400": "Malformed request (the body is not JSON).",
+    "401": "Missing, malformed or revoked management token.",
+    "403": "Your role may not do this.",
+    "404": "No such object, or one of another tenant.",
+    "409": "Conflicts with an existing object.",
+    "422": "Invalid input; `fields` names each problem.",
+}
 
 
 class ApiError(Exception):
@@ -90,6 +120,20 @@ def _is_uniqueness(exc: DjangoValidationError) -> bool:
     if not hasattr(exc, "error_dict"):
         return False
     return any(error.code in UNIQUE_CODES for errors in exc.error_dict.values() for error in errors)
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the shared error shape to an OpenAPI schema, answered by every operation."""
+    schema.setdefault("components", {}).setdefault("schemas", {})[ERROR_SCHEMA_NAME] = ERROR_SCHEMA
+    content = {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}}
+    }
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in DOCUMENTED_ERRORS.items():
+                responses.setdefault(status, {"description": description, "content": content})
+    return schema
 
 
 def install_error_handlers(api: NinjaAPI) -> None:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Router
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from candela.api_auth import (
     actor_of,
@@ -21,6 +21,7 @@ from candela.api_auth import (
     visible_user,
 )
 from candela.api_errors import ApiError, not_found
+from candela.api_pagination import Pagination
 from governance.models import ApiKey, ModelRoute, Price, Provider
 from governance.schemas import (
     KEY_BLANK_FIELDS,
@@ -47,7 +48,7 @@ from governance.services.providers import (
 )
 from governance.usage import UsageReport, summarise
 from tenants.models import User
-from tenants.schemas import Filter, fields_of
+from tenants.schemas import Filter, Id, Text, fields_of
 
 keys_router = Router(tags=["keys"])
 providers_router = Router(tags=["providers"])
@@ -87,11 +88,11 @@ def post_key(request: HttpRequest, payload: KeyIn):
 
 
 @keys_router.get("", response=list[KeyOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_keys(
     request: HttpRequest,
-    user: Filter[int] = None,
-    tenant: str | None = None,
+    user: Filter[Id] = None,
+    tenant: Text | None = None,
     active: Filter[bool] = None,
 ):
     keys = _keys(actor_of(request))
@@ -106,19 +107,19 @@ def list_keys(
 
 
 @keys_router.get("/{key_id}", response=KeyOut)
-def get_key(request: HttpRequest, key_id: int):
+def get_key(request: HttpRequest, key_id: Id):
     return _visible_key(actor_of(request), key_id)
 
 
 @keys_router.patch("/{key_id}", response=KeyOut)
-def patch_key(request: HttpRequest, key_id: int, payload: KeyPatch):
+def patch_key(request: HttpRequest, key_id: Id, payload: KeyPatch):
     actor = actor_of(request)
     changes = fields_of(payload, partial=True, blank=KEY_BLANK_FIELDS)
     return update_key(actor=actor, key=_visible_key(actor, key_id), **changes)
 
 
 @keys_router.delete("/{key_id}", response=KeyOut)
-def delete_key(request: HttpRequest, key_id: int):
+def delete_key(request: HttpRequest, key_id: Id):
     actor = actor_of(request)
     return revoke_key(actor=actor, key=_visible_key(actor, key_id))
 
@@ -139,18 +140,18 @@ def post_provider(request: HttpRequest, payload: ProviderIn):
 
 
 @providers_router.get("", response=list[ProviderOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_providers(request: HttpRequest):
     return Provider.objects.order_by("priority", "name")
 
 
 @providers_router.get("/{provider_id}", response=ProviderOut)
-def get_provider(request: HttpRequest, provider_id: int):
+def get_provider(request: HttpRequest, provider_id: Id):
     return _provider(provider_id)
 
 
 @providers_router.patch("/{provider_id}", response=ProviderOut)
-def patch_provider(request: HttpRequest, provider_id: int, payload: ProviderPatch):
+def patch_provider(request: HttpRequest, provider_id: Id, payload: ProviderPatch):
     actor = require_operator(request)
     changes = fields_of(payload, partial=True)
     return update_provider(actor=actor, provider=_provider(provider_id), **changes)
@@ -191,8 +192,8 @@ def post_model(request: HttpRequest, payload: ModelIn):
 
 
 @models_router.get("", response=list[ModelOut])
-@paginate(LimitOffsetPagination)
-def list_models(request: HttpRequest, name: str | None = None, provider: str | None = None):
+@paginate(Pagination)
+def list_models(request: HttpRequest, name: Text | None = None, provider: Text | None = None):
     routes = ModelRoute.objects.select_related("provider")
     if name:
         routes = routes.filter(name=name)
@@ -202,20 +203,20 @@ def list_models(request: HttpRequest, name: str | None = None, provider: str | N
 
 
 @models_router.get("/{route_id}", response=ModelOut)
-def get_model(request: HttpRequest, route_id: int):
+def get_model(request: HttpRequest, route_id: Id):
     return _route(route_id)
 
 
 @models_router.patch("/{route_id}", response=ModelOut)
-def patch_model(request: HttpRequest, route_id: int, payload: ModelPatch):
+def patch_model(request: HttpRequest, route_id: Id, payload: ModelPatch):
     actor = require_operator(request)
     changes = fields_of(payload, partial=True)
     return update_model_route(actor=actor, route=_route(route_id), **changes)
 
 
 @prices_router.get("", response=list[PriceOut])
-@paginate(LimitOffsetPagination)
-def list_prices(request: HttpRequest, vendor: str | None = None):
+@paginate(Pagination)
+def list_prices(request: HttpRequest, vendor: Text | None = None):
     prices = Price.objects.order_by("vendor", "model")
     return prices.filter(vendor=vendor) if vendor else prices
 
@@ -228,13 +229,17 @@ def get_usage(
     request: HttpRequest,
     group_by: Group = "tenant",
     period: Period = "day",
-    tenant: str | None = None,
+    tenant: Text | None = None,
+    user: Filter[Id] = None,
 ) -> UsageReport:
+    """Spend, tokens and requests in the current UTC day or month; `tenant` and `user`
+    narrow it (another tenant's tenant or user is a 404)."""
     actor = actor_of(request)
     tenant_id = actor.tenant_id if not actor.is_operator else None
     if tenant:
         tenant_id = visible_tenant(actor, tenant).pk
-    return summarise(group_by=group_by, period=period, tenant_id=tenant_id)
+    user_id = visible_user(actor, user).pk if user is not None else None
+    return summarise(group_by=group_by, period=period, tenant_id=tenant_id, user_id=user_id)
 
 
 # --- The caller's own keys and usage --------------------------------------------------------
@@ -245,7 +250,7 @@ def _my_keys(actor: User):
 
 
 @me_router.get("/keys", response=list[KeyOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_my_keys(request: HttpRequest):
     return _my_keys(actor_of(request)).order_by("-created_at", "-id")
 
@@ -257,7 +262,7 @@ def post_my_key(request: HttpRequest, payload: MyKeyIn):
 
 
 @me_router.delete("/keys/{key_id}", response=KeyOut)
-def delete_my_key(request: HttpRequest, key_id: int):
+def delete_my_key(request: HttpRequest, key_id: Id):
     actor = actor_of(request)
     key = _my_keys(actor).filter(pk=key_id).first()
     if key is None:

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from governance.constants import ProviderKind
 from tenants.constants import PiiMode, PiiOnDetect, Region
-from tenants.schemas import Input, Money, UtcDateTime
+from tenants.schemas import Id, Input, Money, UtcDateTime
 
 KEY_BLANK_FIELDS = ("data_residency", "pii_mode", "pii_on_detect")
 
@@ -35,7 +35,7 @@ class MyKeyIn(Input):
 
 
 class KeyIn(MyKeyIn):
-    user: int = Field(description="Id of the user who owns the key.")
+    user: Id = Field(description="Id of the user who owns the key.")
 
 
 class KeyPatch(Input):

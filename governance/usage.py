@@ -18,8 +18,10 @@ from tenants.models import Tenant, User
 
 GROUPS = ("tenant", "user", "model", "day")
 PERIODS = ("day", "month")
-# The gateway writes decision="deny" for every request it refuses (402/403/422/429…).
-REFUSED = Q(decision="deny")
+# Policy refusals (402/403/413/422/429…): the gateway writes "denied"; older rows and
+# other writers say "deny" or "refused". Upstream failures ("error") are not refusals.
+REFUSED_DECISIONS = ("denied", "deny", "refused")
+REFUSED = Q(decision__in=REFUSED_DECISIONS)
 
 _TOTALS = {
     "spend_usd": Coalesce(

@@ -8,7 +8,7 @@ Each view: authorise (candela.api_auth), one service call, render a schema.
 
 from django.http import HttpRequest
 from ninja import Router
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from candela.api_auth import (
     actor_of,
@@ -20,6 +20,7 @@ from candela.api_auth import (
     visible_user,
 )
 from candela.api_errors import ApiError, forbidden
+from candela.api_pagination import Pagination
 from governance.models import Grant
 from governance.services.grants import create_grant
 from governance.services.tenants import create_tenant, update_tenant
@@ -36,9 +37,11 @@ from tenants.schemas import (
     Filter,
     GrantIn,
     GrantOut,
+    Id,
     TenantIn,
     TenantOut,
     TenantPatch,
+    Text,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -63,18 +66,18 @@ def post_tenant(request: HttpRequest, payload: TenantIn):
 
 
 @tenants_router.get("", response=list[TenantOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_tenants(request: HttpRequest):
     return scope(Tenant.objects.all(), actor_of(request), "pk")
 
 
 @tenants_router.get("/{ref}", response=TenantOut)
-def get_tenant(request: HttpRequest, ref: str):
+def get_tenant(request: HttpRequest, ref: Text):
     return visible_tenant(actor_of(request), ref)
 
 
 @tenants_router.patch("/{ref}", response=TenantOut)
-def patch_tenant(request: HttpRequest, ref: str, payload: TenantPatch):
+def patch_tenant(request: HttpRequest, ref: Text, payload: TenantPatch):
     actor = actor_of(request)
     tenant = visible_tenant(actor, ref)
     changes = fields_of(payload, partial=True, blank=("data_residency",))
@@ -115,8 +118,8 @@ def post_user(request: HttpRequest, payload: UserIn):
 
 
 @users_router.get("", response=list[UserOut])
-@paginate(LimitOffsetPagination)
-def list_users(request: HttpRequest, tenant: str | None = None, role: Filter[Role] = None):
+@paginate(Pagination)
+def list_users(request: HttpRequest, tenant: Text | None = None, role: Filter[Role] = None):
     actor = actor_of(request)
     users = users_visible_to(actor)
     if tenant:
@@ -127,12 +130,12 @@ def list_users(request: HttpRequest, tenant: str | None = None, role: Filter[Rol
 
 
 @users_router.get("/{user_id}", response=UserOut)
-def get_user(request: HttpRequest, user_id: int):
+def get_user(request: HttpRequest, user_id: Id):
     return visible_user(actor_of(request), user_id)
 
 
 @users_router.patch("/{user_id}", response=UserOut)
-def patch_user(request: HttpRequest, user_id: int, payload: UserPatch):
+def patch_user(request: HttpRequest, user_id: Id, payload: UserPatch):
     actor = actor_of(request)
     user = visible_user(actor, user_id)
     changes = fields_of(payload, partial=True)
@@ -143,27 +146,27 @@ def patch_user(request: HttpRequest, user_id: int, payload: UserPatch):
 
 
 @users_router.delete("/{user_id}", response={204: None})
-def remove_user(request: HttpRequest, user_id: int):
+def remove_user(request: HttpRequest, user_id: Id):
     actor = actor_of(request)
     delete_user(actor=actor, user=visible_user(actor, user_id))
 
 
 @users_router.post("/{user_id}/grants", response={201: GrantOut})
-def post_grant(request: HttpRequest, user_id: int, payload: GrantIn):
+def post_grant(request: HttpRequest, user_id: Id, payload: GrantIn):
     actor = actor_of(request)
     user = visible_user(actor, user_id)
     return create_grant(actor=actor, user=user, **fields_of(payload))
 
 
 @users_router.get("/{user_id}/grants", response=list[GrantOut])
-@paginate(LimitOffsetPagination)
-def list_grants(request: HttpRequest, user_id: int):
+@paginate(Pagination)
+def list_grants(request: HttpRequest, user_id: Id):
     user = visible_user(actor_of(request), user_id)
     return Grant.objects.filter(user=user).order_by("expires_at", "id")
 
 
 @users_router.post("/{user_id}/tokens", response={201: TokenCreated})
-def post_token(request: HttpRequest, user_id: int, payload: TokenIn):
+def post_token(request: HttpRequest, user_id: Id, payload: TokenIn):
     actor = actor_of(request)
     user = visible_user(actor, user_id)
     token, raw = issue_management_token(actor=actor, user=user, name=payload.name)
@@ -172,14 +175,14 @@ def post_token(request: HttpRequest, user_id: int, payload: TokenIn):
 
 
 @users_router.get("/{user_id}/tokens", response=list[TokenOut])
-@paginate(LimitOffsetPagination)
-def list_tokens(request: HttpRequest, user_id: int):
+@paginate(Pagination)
+def list_tokens(request: HttpRequest, user_id: Id):
     user = visible_user(actor_of(request), user_id)
     return ManagementToken.objects.filter(user=user).order_by("-created_at", "-id")
 
 
 @users_router.delete("/{user_id}/tokens/{token_id}", response=TokenOut)
-def revoke_token(request: HttpRequest, user_id: int, token_id: int):
+def revoke_token(request: HttpRequest, user_id: Id, token_id: Id):
     actor = actor_of(request)
     user = visible_user(actor, user_id)
     token = get_visible(
