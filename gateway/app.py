@@ -1,19 +1,66 @@
-"""Placeholder gateway ASGI app (the pipeline is built in the gateway issue)."""
+"""The gateway's wiring: its steps, its route table, the ASGI callable.
+
+`build_gateway()` does no I/O; the lifespan startup (or the first request, for
+servers without lifespan) opens the upstream session, counter store, policy
+watcher and recorder. See `gateway.endpoints.inference` for the pipeline order.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-def build_gateway():
-    async def app(scope, receive, send):
+from gateway.attribution import Attribution
+from gateway.auth import Authenticator
+from gateway.config import GatewayConfig
+from gateway.endpoints.fallback import NotFound
+from gateway.endpoints.inference import InferenceEndpoint
+from gateway.endpoints.models import ModelsEndpoint
+from gateway.lifespan import serve_lifespan
+from gateway.model_policy import Router
+from gateway.pipeline import Pipeline
+from gateway.providers import build_adapters
+from gateway.runtime import Runtime
+from gateway.specs import CHAT, COMPLETIONS, EMBEDDINGS
+
+ASGIApp = Callable[
+    [dict[str, Any], Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Awaitable[None]
+]
+
+
+def build_gateway(config: GatewayConfig | None = None) -> ASGIApp:
+    runtime = Runtime(config or GatewayConfig.from_settings())
+    adapters = build_adapters()
+    pipeline = Pipeline(
+        runtime=runtime,
+        authenticate=Authenticator(),
+        attribute=Attribution(),
+        router=Router(adapters.keys()),
+        adapters=adapters,
+    )
+    routes: dict[str, dict[str, ASGIApp]] = {
+        CHAT.path: {"POST": InferenceEndpoint(CHAT, pipeline)},
+        COMPLETIONS.path: {"POST": InferenceEndpoint(COMPLETIONS, pipeline)},
+        EMBEDDINGS.path: {"POST": InferenceEndpoint(EMBEDDINGS, pipeline)},
+        "/v1/models": {"GET": ModelsEndpoint(pipeline)},
+    }
+    not_found = NotFound(runtime)
+    not_allowed = NotFound(runtime, method_not_allowed=True)
+
+    async def gateway(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        await send({"type": "http.response.start", "status": 501, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+            await serve_lifespan(runtime, receive, send)
+            return
+        if scope["type"] != "http":
+            return  # no websockets on the gateway's paths; the server closes them
+        if not runtime.started:
+            await runtime.ensure_started()
+        path = scope["path"]
+        methods = routes.get(path) or routes.get(path.rstrip("/"))
+        if methods is None:
+            await not_found(scope, receive, send)
+            return
+        endpoint = methods.get(scope["method"])
+        await (endpoint or not_allowed)(scope, receive, send)
 
-    return app
+    return gateway

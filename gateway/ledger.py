@@ -1,0 +1,53 @@
+"""Writing records to the database: the audit chain and the usage ledger together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+
+from audit.services import append_events
+from governance.models import UsageRecord
+
+
+def _fields(record: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(record)
+    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    fields["cost_usd"] = Decimal(fields["cost_usd"])
+    return fields
+
+
+def already_written(records: list[dict[str, Any]]) -> set[str]:
+    """Request ids of `records` the ledger already has (a replay after an unclear commit)."""
+    ids = [r["usage"]["request_id"] for r in records]
+    return set(UsageRecord.objects.filter(request_id__in=ids).values_list("request_id", flat=True))
+
+
+_USAGE_FIELDS = tuple(f for f in UsageRecord._meta.concrete_fields if not f.primary_key)
+
+
+def _copy_usage(rows: list[dict[str, Any]]) -> None:
+    """COPY the ledger rows (PostgreSQL): about six times less CPU than an INSERT."""
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _USAGE_FIELDS)
+    table = connection.ops.quote_name(UsageRecord._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row.get(f.attname, f.get_default()) for f in _USAGE_FIELDS])
+
+
+def write_records(records: list[dict[str, Any]]) -> None:
+    """One transaction: every record's audit event (chained, in order) and ledger row."""
+    if not records:
+        return
+    usage = [_fields(r["usage"]) for r in records]
+    with transaction.atomic():
+        append_events([_fields(r["event"]) for r in records])
+        if connection.vendor == "postgresql":
+            _copy_usage(usage)
+        else:
+            UsageRecord.objects.bulk_create([UsageRecord(**row) for row in usage])
