@@ -9,3 +9,11 @@ class EventKind(models.TextChoices):
     ADMIN_ACTION = "admin_action", "Admin action"
     AUTH = "auth", "Authentication"
     ALERT = "alert", "Alert"
+
+
+class Decision(models.TextChoices):
+    """The outcome recorded on requests and auth events (alerts use delivered/failed)."""
+
+    ALLOWED = "allowed", "Allowed"
+    DENIED = "denied", "Denied"
+    ERROR = "error", "Error"

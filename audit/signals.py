@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
-from audit.constants import EventKind
+from audit.constants import Decision, EventKind
 from audit.services import record_event
 from candela.request_context import RequestMeta, meta_from_request
 
@@ -34,7 +34,7 @@ def on_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: A
     record_event(
         kind=EventKind.AUTH,
         action="login",
-        decision="allowed",
+        decision=Decision.ALLOWED,
         actor=user,
         tenant=_tenant_of(user),
         **_meta(request),
@@ -58,7 +58,7 @@ def on_login_failed(
     record_event(
         kind=EventKind.AUTH,
         action="login.failed",
-        decision="refused",
+        decision=Decision.DENIED,
         reason="invalid_credentials",
         actor_name=username,
         tenant=_tenant_of(known),

@@ -19,7 +19,7 @@ from django.utils import timezone
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from audit.constants import EventKind
+from audit.constants import Decision, EventKind
 from audit.services import record_event
 from candela.api_errors import ApiError, forbidden, not_found
 from tenants.constants import Role
@@ -56,7 +56,7 @@ def _token_failed(*, reason: str, token: ManagementToken | None) -> None:
     record_event(
         kind=EventKind.AUTH,
         action="token.failed",
-        decision="deny",
+        decision=Decision.DENIED,
         reason=reason,
         actor=user,
         tenant=user.tenant if user else None,

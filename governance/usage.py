@@ -13,15 +13,14 @@ from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from audit.constants import Decision
 from governance.models import UsageRecord
 from tenants.models import Tenant, User
 
 GROUPS = ("tenant", "user", "model", "day")
 PERIODS = ("day", "month")
-# Policy refusals (402/403/413/422/429…): the gateway writes "denied"; older rows and
-# other writers say "deny" or "refused". Upstream failures ("error") are not refusals.
-REFUSED_DECISIONS = ("denied", "deny", "refused")
-REFUSED = Q(decision__in=REFUSED_DECISIONS)
+# Policy refusals (402/403/413/422/429…). Upstream failures ("error") are not refusals.
+REFUSED = Q(decision=Decision.DENIED)
 
 _TOTALS = {
     "spend_usd": Coalesce(

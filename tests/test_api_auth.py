@@ -49,7 +49,7 @@ def test_a_malformed_token_is_refused_before_lookup_and_audited(http_as, operato
     _assert_error(response, 401, "unauthorized")
     event = _failed_auth_events().get()
     assert event.reason == "malformed"
-    assert event.decision == "deny"
+    assert event.decision == "denied"
     assert event.request_id == response.headers["x-candela-request-id"]
     assert garbage not in str(AuditEvent.objects.filter(pk=event.pk).values().get())
 

@@ -18,7 +18,7 @@ from governance.models import UsageRecord
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 
-def _usage(user, model, cost, *, prompt=100, completion=50, decision="allow", at=None):
+def _usage(user, model, cost, *, prompt=100, completion=50, decision="allowed", at=None):
     return UsageRecord.objects.create(
         request_id=f"req-{UsageRecord.objects.count()}",
         created_at=at or timezone.now(),
@@ -26,9 +26,9 @@ def _usage(user, model, cost, *, prompt=100, completion=50, decision="allow", at
         user_id=user.pk,
         model=model,
         decision=decision,
-        prompt_tokens=prompt if decision == "allow" else 0,
-        completion_tokens=completion if decision == "allow" else 0,
-        cost_usd=Decimal(cost) if decision == "allow" else Decimal("0"),
+        prompt_tokens=prompt if decision == "allowed" else 0,
+        completion_tokens=completion if decision == "allowed" else 0,
+        cost_usd=Decimal(cost) if decision == "allowed" else Decimal("0"),
     )
 
 
@@ -37,7 +37,7 @@ def ledger(dev_a, admin_a, dev_b):
     _usage(dev_a, "gpt-4o-mini", "0.25")
     _usage(dev_a, "gpt-4o-mini", "0.000125", prompt=10, completion=5)
     _usage(dev_a, "claude-haiku-4-5", "1.10")
-    _usage(dev_a, "gpt-4o-mini", "0", decision="deny")
+    _usage(dev_a, "gpt-4o-mini", "0", decision="denied")
     _usage(admin_a, "claude-haiku-4-5", "2")
     _usage(dev_b, "gpt-4o-mini", "4")
     month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -59,7 +59,7 @@ def test_failed_login_records_the_username_but_never_the_password(client, staff,
     assert event.tenant_id == tenant_a.pk
     assert event.ip == "198.51.100.9"
     assert event.request_id == "req-bad-1"
-    assert event.decision == "refused"
+    assert event.decision == "denied"
     assert event.data == {"username": "ada", "account_exists": True}
     stored = repr(list(AuditEvent.objects.values()))
     assert "wrong-password-123" not in stored
