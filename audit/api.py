@@ -18,7 +18,7 @@ from audit.schemas import AuditEventOut, ChainVerdict
 from audit.services import ChainReport, verify_chain
 from candela.api_auth import actor_of, require_operator, scope, visible_tenant
 from candela.api_pagination import Pagination
-from tenants.schemas import Filter, Text, UtcDateTime
+from candela.api_types import Filter, Text, UtcDateTime
 
 router = Router(tags=["audit"])
 

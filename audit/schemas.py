@@ -7,7 +7,7 @@ from typing import Any
 
 from ninja import Schema
 
-from tenants.schemas import Money
+from candela.api_types import Money
 
 
 class AuditEventOut(Schema):

@@ -8,7 +8,7 @@ from audit.api import router as audit_router
 from candela.api_auth import EVERYONE, STAFF, auth_for
 from candela.api_errors import document_errors, install_error_handlers
 from governance import api as governance_api
-from tenants import api as tenants_api
+from governance import people_api
 
 
 class CandelaAPI(NinjaAPI):
@@ -28,13 +28,13 @@ api = CandelaAPI(
 )
 install_error_handlers(api)
 
-api.add_router("/tenants", tenants_api.tenants_router)
-api.add_router("/users", tenants_api.users_router)
+api.add_router("/tenants", people_api.tenants_router)
+api.add_router("/users", people_api.users_router)
 api.add_router("/keys", governance_api.keys_router)
 api.add_router("/providers", governance_api.providers_router)
 api.add_router("/models", governance_api.models_router)
 api.add_router("/prices", governance_api.prices_router)
 api.add_router("/usage", governance_api.usage_router)
 api.add_router("/audit", audit_router)
-api.add_router("/me", tenants_api.me_router, auth=auth_for(EVERYONE))
+api.add_router("/me", people_api.me_router, auth=auth_for(EVERYONE))
 api.add_router("/me", governance_api.me_router, auth=auth_for(EVERYONE))

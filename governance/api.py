@@ -22,6 +22,7 @@ from candela.api_auth import (
 )
 from candela.api_errors import ApiError, not_found
 from candela.api_pagination import Pagination
+from candela.api_types import Filter, Id, Text, fields_of
 from governance.models import ApiKey, ModelRoute, Price, Provider
 from governance.schemas import (
     KEY_BLANK_FIELDS,
@@ -48,7 +49,6 @@ from governance.services.providers import (
 )
 from governance.usage import UsageReport, summarise
 from tenants.models import User
-from tenants.schemas import Filter, Id, Text, fields_of
 
 keys_router = Router(tags=["keys"])
 providers_router = Router(tags=["providers"])

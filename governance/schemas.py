@@ -12,9 +12,9 @@ from decimal import Decimal
 from ninja import Schema
 from pydantic import Field
 
+from candela.api_types import Id, Input, Money, UtcDateTime
 from governance.constants import ProviderKind
 from tenants.constants import PiiMode, PiiOnDetect, Region
-from tenants.schemas import Id, Input, Money, UtcDateTime
 
 KEY_BLANK_FIELDS = ("data_residency", "pii_mode", "pii_on_detect")
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.live import recent_items
 from candela.api_auth import scope, users_visible_to
+from candela.api_types import money_text
 from governance import dashboard
 from governance.forms import (
     BudgetForm,
@@ -38,7 +39,6 @@ from governance.services.tenants import update_tenant
 from governance.services.users import create_user, update_user
 from tenants.decorators import signed_in, staff_page
 from tenants.models import Tenant, User
-from tenants.schemas import money_text
 
 
 def _back(request: HttpRequest, name: str) -> HttpResponse:

@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from tenants.schemas import money_text
+from candela.api_types import money_text
 
 register = template.Library()
 

@@ -22,18 +22,7 @@ from candela.api_auth import (
 from candela.api_errors import ApiError, forbidden
 from candela.api_pagination import Pagination
 from governance.models import Grant
-from governance.services.grants import create_grant
-from governance.services.tenants import create_tenant, update_tenant
-from governance.services.users import (
-    create_user,
-    delete_user,
-    issue_management_token,
-    revoke_management_token,
-    update_user,
-)
-from tenants.constants import Role
-from tenants.models import ManagementToken, Tenant, User
-from tenants.schemas import (
+from governance.people_schemas import (
     Filter,
     GrantIn,
     GrantOut,
@@ -50,6 +39,17 @@ from tenants.schemas import (
     UserPatch,
     fields_of,
 )
+from governance.services.grants import create_grant
+from governance.services.tenants import create_tenant, update_tenant
+from governance.services.users import (
+    create_user,
+    delete_user,
+    issue_management_token,
+    revoke_management_token,
+    update_user,
+)
+from tenants.constants import Role
+from tenants.models import ManagementToken, Tenant, User
 
 tenants_router = Router(tags=["tenants"])
 users_router = Router(tags=["users"])
