@@ -18,6 +18,7 @@ up: sync
 	"$(UV)" run candela up $(ARGS)
 
 test: sync
+	@bash scripts/system_packages.sh
 	"$(UV)" run ruff check .
 	"$(UV)" run python scripts/test.py $(ARGS)
 
