@@ -1,0 +1,1 @@
+"""Helpers for bench/gateway_overhead.py: processes, /proc accounting, wrk, targets."""
