@@ -13,13 +13,18 @@ from typing import Any
 from gateway.attribution import Attribution
 from gateway.auth import Authenticator
 from gateway.config import GatewayConfig
+from gateway.endpoints.anthropic_messages import MESSAGES
 from gateway.endpoints.fallback import NotFound
+from gateway.endpoints.gemini import GeminiRoutes
 from gateway.endpoints.inference import InferenceEndpoint
 from gateway.endpoints.models import ModelsEndpoint
+from gateway.endpoints.pii_scan import PiiScanEndpoint
+from gateway.fallback import Attempts
 from gateway.lifespan import serve_lifespan
-from gateway.model_policy import Router
+from gateway.pii_step import PiiStep
 from gateway.pipeline import Pipeline
 from gateway.providers import build_adapters
+from gateway.routing import Router
 from gateway.runtime import Runtime
 from gateway.specs import CHAT, COMPLETIONS, EMBEDDINGS
 
@@ -35,15 +40,20 @@ def build_gateway(config: GatewayConfig | None = None) -> ASGIApp:
         runtime=runtime,
         authenticate=Authenticator(),
         attribute=Attribution(),
-        router=Router(adapters.keys()),
+        router=Router(adapters),
         adapters=adapters,
+        pii=PiiStep(),
+        attempts=Attempts(retries=runtime.config.upstream_retries),
     )
     routes: dict[str, dict[str, ASGIApp]] = {
         CHAT.path: {"POST": InferenceEndpoint(CHAT, pipeline)},
         COMPLETIONS.path: {"POST": InferenceEndpoint(COMPLETIONS, pipeline)},
         EMBEDDINGS.path: {"POST": InferenceEndpoint(EMBEDDINGS, pipeline)},
+        MESSAGES.path: {"POST": InferenceEndpoint(MESSAGES, pipeline)},
         "/v1/models": {"GET": ModelsEndpoint(pipeline)},
+        "/v1/pii/scan": {"POST": PiiScanEndpoint(pipeline)},
     }
+    gemini = GeminiRoutes(pipeline)  # /v1beta/models/{model}:{action}, /v1/models/…
     not_found = NotFound(runtime)
     not_allowed = NotFound(runtime, method_not_allowed=True)
 
@@ -58,7 +68,7 @@ def build_gateway(config: GatewayConfig | None = None) -> ASGIApp:
         path = scope["path"]
         methods = routes.get(path) or routes.get(path.rstrip("/"))
         if methods is None:
-            await not_found(scope, receive, send)
+            await (gemini if gemini.matches(path) else not_found)(scope, receive, send)
             return
         endpoint = methods.get(scope["method"])
         await (endpoint or not_allowed)(scope, receive, send)

@@ -24,6 +24,8 @@ class GatewayConfig:
     connect_timeout: float
     read_timeout: float
     upstream_retries: int
+    breaker_failures: int
+    breaker_open_seconds: float
     default_max_tokens: int
     policy_refresh_seconds: float
     policy_max_stale_seconds: float
@@ -39,6 +41,8 @@ class GatewayConfig:
             connect_timeout=settings.CANDELA_UPSTREAM_CONNECT_TIMEOUT,
             read_timeout=settings.CANDELA_UPSTREAM_READ_TIMEOUT,
             upstream_retries=max(0, settings.CANDELA_UPSTREAM_RETRIES),
+            breaker_failures=max(1, settings.CANDELA_BREAKER_FAILURES),
+            breaker_open_seconds=max(0.0, settings.CANDELA_BREAKER_OPEN_SECONDS),
             default_max_tokens=settings.CANDELA_DEFAULT_MAX_TOKENS,
             policy_refresh_seconds=settings.CANDELA_POLICY_REFRESH_SECONDS,
             policy_max_stale_seconds=POLICY_MAX_STALE_SECONDS,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import Denial
+from gateway.pii_policy import PiiOutcome
 from governance.snapshot import KeyPolicy, RouteTarget, TenantPolicy
 
 
@@ -32,6 +33,9 @@ class RequestContext:
     completion_tokens: int = 0
     cost_nano: int = 0
     latency_ms: float = 0.0
+    # One note per upstream attempt: provider, model, outcome, ms (gateway.fallback).
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    pii: PiiOutcome | None = None  # set when the request was scanned (gateway.pii_step)
 
     @classmethod
     def begin(cls, scope: dict[str, Any], endpoint: str) -> RequestContext:

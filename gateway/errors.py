@@ -19,6 +19,8 @@ STATUS = {
     "model_not_found": 404,
     "method_not_allowed": 405,
     "request_too_large": 413,
+    "pii_acknowledgment_required": 422,
+    "pii_blocked": 422,
     "rate_limit_exceeded": 429,
     "upstream_error": 502,
     "governance_unavailable": 503,
@@ -54,6 +56,7 @@ class Denial(Exception):
         headers: list[tuple[bytes, bytes]] | None = None,
         decision: str = "denied",
         reason: str | None = None,
+        failover: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -62,6 +65,9 @@ class Denial(Exception):
         self.headers = headers or []
         self.decision = decision
         self.reason = reason if reason is not None else code
+        # The provider failed (5xx, 429, timeout, connection, unreadable answer) before
+        # anything reached the client: the next route may serve (gateway.fallback).
+        self.failover = failover
 
 
 def invalid_request(message: str) -> Denial:
@@ -72,9 +78,14 @@ def governance_unavailable(message: str) -> Denial:
     return Denial("governance_unavailable", message, decision="error")
 
 
-def upstream_error(message: str) -> Denial:
-    return Denial("upstream_error", message, decision="error")
+def upstream_error(message: str, *, reason: str | None = None) -> Denial:
+    return Denial("upstream_error", message, decision="error", reason=reason, failover=True)
 
 
 def upstream_timeout(message: str) -> Denial:
-    return Denial("upstream_timeout", message, decision="error")
+    return Denial("upstream_timeout", message, decision="error", failover=True)
+
+
+def no_provider(message: str, *, reason: str) -> Denial:
+    """Every route was skipped (circuit open, provider budget spent): nothing was tried."""
+    return Denial("upstream_error", message, decision="error", reason=reason)

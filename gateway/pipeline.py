@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from gateway.attribution import Attribution
 from gateway.auth import Authenticator
-from gateway.model_policy import Router
+from gateway.fallback import Attempts
+from gateway.pii_step import PiiStep
 from gateway.providers.base import ProviderAdapter
+from gateway.routing import Router
 from gateway.runtime import Runtime
 
 
@@ -19,3 +21,5 @@ class Pipeline:
     attribute: Attribution
     router: Router
     adapters: Mapping[str, ProviderAdapter]
+    pii: PiiStep
+    attempts: Attempts

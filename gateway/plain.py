@@ -6,6 +6,7 @@ import aiohttp
 
 from gateway.charges import tokens_to_charge
 from gateway.errors import Denial, upstream_error
+from gateway.pii_restore import ReplyRestore
 from gateway.providers.base import ProviderAdapter, UpstreamGarbage
 from gateway.responses import JSON_TYPE, Header, Send, send_bytes
 from gateway.specs import EndpointSpec, ParsedRequest
@@ -18,7 +19,15 @@ def upstream_refusal(adapter: ProviderAdapter, status: int, raw: bytes) -> Denia
     code, message = adapter.error_from(status, raw)
     if status >= 500:
         return upstream_error(f"The provider failed ({status}): {message}")
-    return Denial(code, message, status=status, decision="error", reason="upstream_rejected")
+    # A provider's 429 is its capacity, not the client's fault: another route may serve.
+    return Denial(
+        code,
+        message,
+        status=status,
+        decision="error",
+        reason="upstream_rejected",
+        failover=status == 429,
+    )
 
 
 async def forward_plain(
@@ -31,8 +40,10 @@ async def forward_plain(
     send: Send,
     headers: list[Header],
     retries: int,
+    restore: ReplyRestore | None = None,
 ) -> tuple[int, int]:
-    """Relay the answer to the client; returns the (prompt, completion) tokens to charge."""
+    """Relay the answer to the client; returns the (prompt, completion) tokens to charge.
+    `restore` puts tokenized PII back (gateway.pii_restore)."""
     status, raw = await fetch(session, adapter.build_call(target, spec, request), retries)
     if status >= 400:
         raise upstream_refusal(adapter, status, raw)
@@ -40,5 +51,6 @@ async def forward_plain(
         reply = adapter.parse_reply(spec, raw)
     except UpstreamGarbage as exc:
         raise upstream_error(f"The provider's answer could not be read: {exc}") from None
-    await send_bytes(send, 200, reply.body, [JSON_TYPE, *headers])
+    body = reply.body if restore is None else restore.reply(reply.body)
+    await send_bytes(send, 200, body, [JSON_TYPE, *headers])
     return tokens_to_charge(request, reply.usage, reply.output_bytes)

@@ -17,6 +17,11 @@ from governance.counters.base import nano_to_usd
 _MICRO = Decimal("0.000001")
 _MAX_TOKENS = 2**31 - 1
 _MAX_COST = Decimal("99999999.999999")
+# What an alert about a request copies from the request's event.
+_ALERT_COPIES = (
+    "created_at", "request_id", "tenant_id", "tenant_slug", "actor_id", "actor_name", "ip",
+    "key_prefix", "model", "provider",
+)  # fmt: skip
 
 
 def _cut(value: str, length: int) -> str:
@@ -62,6 +67,15 @@ def to_record(ctx: RequestContext) -> dict[str, Any]:
         "ip": _cut(ctx.client_ip, 64),
         "data": {"endpoint": ctx.endpoint, "stream": ctx.stream, "status": ctx.status},
     }
+    if len(ctx.attempts) > 1 or (ctx.attempts and ctx.attempts[0]["outcome"] != "ok"):
+        # Routing had to work (a failure, a retry, a skipped route): the trail says how.
+        event["data"]["attempts"] = ctx.attempts
+    record: dict[str, Any] = {"event": event}
+    if ctx.pii is not None:
+        # PII types and counts, never values (gateway.pii_policy.PiiOutcome).
+        event["data"].update(ctx.pii.audit_data())
+        if ctx.pii.residual:
+            record["alerts"] = [_residual_alert(event, ctx)]
     usage = {
         **common,
         "user_id": owner.id if owner else None,
@@ -70,4 +84,25 @@ def to_record(ctx: RequestContext) -> dict[str, Any]:
         "status_code": ctx.status,
         "streamed": ctx.stream,
     }
-    return {"event": event, "usage": usage}
+    record["usage"] = usage
+    return record
+
+
+def _residual_alert(event: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    """The egress re-scan found what redaction/tokenization missed: an `alert` event."""
+    assert ctx.pii is not None and ctx.pii.residual is not None
+    blocked = ctx.pii.action == "egress_blocked"
+    return {
+        **{name: event[name] for name in _ALERT_COPIES},
+        "kind": EventKind.ALERT.value,
+        "action": "pii.egress_blocked" if blocked else "pii.egress_redacted",
+        "decision": ctx.decision,
+        "reason": "pii_residual",
+        "cost_usd": "0",
+        "data": {
+            "pii": dict(ctx.pii.residual.pii),
+            "secrets": dict(ctx.pii.residual.secrets),
+            "pii_mode": ctx.pii.mode,
+            "fail_closed": ctx.pii.fail_closed,
+        },
+    }

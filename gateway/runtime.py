@@ -11,9 +11,11 @@ import logging
 
 import aiohttp
 
+from gateway.breaker import Breaker, BreakerSettings, build_breaker
 from gateway.budget import BudgetGate
 from gateway.config import GatewayConfig
 from gateway.policy import PolicyHolder
+from gateway.provider_budget import ProviderBudget, build_provider_budget
 from gateway.recorder import Recorder
 from gateway.upstream import build_session
 from governance.counters.base import CounterStore, CounterStoreUnavailable, build_counter_store
@@ -29,6 +31,8 @@ class Runtime:
         self.store: CounterStore | None = None
         self.gate: BudgetGate | None = None
         self.session: aiohttp.ClientSession | None = None
+        self.breaker: Breaker | None = None
+        self.provider_budget: ProviderBudget | None = None
         self.started = False
         self._starting: asyncio.Lock | None = None
 
@@ -43,6 +47,17 @@ class Runtime:
             log.error("counter store unavailable at startup: %s", exc)
         self.gate = BudgetGate(self.store)
         self.session = build_session(self.config)
+        config = self.config
+        self.breaker = build_breaker(
+            config.redis_url,
+            BreakerSettings(
+                failures=config.breaker_failures,
+                open_seconds=config.breaker_open_seconds,
+                # A probe may take as long as one upstream call can.
+                probe_seconds=config.connect_timeout + config.read_timeout,
+            ),
+        )
+        self.provider_budget = build_provider_budget(config.redis_url)
         await self.recorder.start()
         await self.policy.start()
         self.started = True
@@ -62,5 +77,9 @@ class Runtime:
         await self.recorder.stop()
         if self.session is not None:
             await self.session.close()
+        if self.breaker is not None:
+            await self.breaker.aclose()
+        if self.provider_budget is not None:
+            await self.provider_budget.aclose()
         if self.store is not None:
             await self.store.aclose()

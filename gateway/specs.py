@@ -37,6 +37,10 @@ class EndpointSpec:
     validate: Callable[[dict[str, Any]], None]
     prompt_tokens: Callable[[dict[str, Any]], int]
     has_output: bool
+    # How gateway.pii reads and restores this endpoint's bodies: openai|anthropic|gemini.
+    client_format: str = "openai"
+    # Gemini streams come as SSE when the client asks (`?alt=sse`), else a JSON array.
+    sse: bool = True
 
     def parse(self, raw: bytes, body: dict[str, Any], default_max_tokens: int) -> ParsedRequest:
         _check_common(body)

@@ -19,9 +19,10 @@ import aiohttp
 from gateway.charges import tokens_to_charge
 from gateway.context import RequestContext
 from gateway.errors import Denial, upstream_error, upstream_timeout
+from gateway.pii_restore import ReplyRestore
 from gateway.plain import upstream_refusal
 from gateway.providers.base import ProviderAdapter, StreamDecoder, UpstreamCall, UpstreamGarbage
-from gateway.responses import NO_CACHE, SSE_TYPE, Header, Send
+from gateway.responses import JSON_TYPE, NO_CACHE, SSE_TYPE, Header, Send
 from gateway.specs import EndpointSpec, ParsedRequest
 from gateway.upstream import open_response
 from governance.snapshot import RouteTarget
@@ -119,10 +120,18 @@ async def forward_stream(
     send: Send,
     headers: list[Header],
     retries: int,
+    restore: ReplyRestore | None = None,
 ) -> tuple[int, int]:
-    """Stream the answer to the client; returns the (prompt, completion) tokens to charge."""
+    """Stream the answer to the client; returns the (prompt, completion) tokens to charge.
+    `restore` puts tokenized PII back (gateway.pii_restore)."""
     decoder = adapter.stream_decoder(spec, request)
-    relay = _Relay(send, [SSE_TYPE, NO_CACHE, *headers], decoder)
+    if restore is not None:
+        decoder = restore.wrap(decoder)
+    # A step may have set its own cache-control (tokenize mode: no-store).
+    cache = [] if any(name == b"cache-control" for name, _ in headers) else [NO_CACHE]
+    # Gemini clients that did not ask for SSE get Gemini's streamed JSON array.
+    kind = SSE_TYPE if spec.sse else JSON_TYPE
+    relay = _Relay(send, [kind, *cache, *headers], decoder)
     call = adapter.build_call(target, spec, request)
     try:
         gone = await _until_disconnect(relay.run(session, call, adapter, retries), receive)

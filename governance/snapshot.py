@@ -109,6 +109,8 @@ class RouteTarget:
     fallbacks: tuple[str, ...]
     input_micro_per_mtok: int  # the prices in micro-dollars, for integer cost arithmetic
     output_micro_per_mtok: int
+    # The provider's monthly budget, for hard caps and alerts (gateway.provider_budget).
+    monthly_budget_nano: int | None = None
 
     def cost_nano(self, prompt_tokens: int, completion_tokens: int) -> int:
         """`governance.counters.base.cost_nano` for this route, in integers: prices have at
@@ -280,6 +282,7 @@ def _routes() -> dict[str, tuple[RouteTarget, ...]]:
                 fallbacks=tuple(r.fallbacks or ()),
                 input_micro_per_mtok=_micro(r.input_usd_per_mtok),
                 output_micro_per_mtok=_micro(r.output_usd_per_mtok),
+                monthly_budget_nano=_nano(p.monthly_budget_usd),
             )
         )
     return {name: tuple(targets) for name, targets in routes.items()}

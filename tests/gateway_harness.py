@@ -17,8 +17,11 @@ its helpers first, hence PYTEST_DONT_REWRITE (its asserts carry their messages).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -39,7 +42,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from gateway.estimate import chat_prompt_tokens, max_output_tokens
-from governance.counters.base import build_counter_store, cost_nano
+from governance.counters.base import build_counter_store, cost_nano, nano_to_usd
 from governance.models import UsageRecord
 from governance.policy_bus import POLICY_VERSION_KEY
 from governance.services.keys import mint_key
@@ -405,3 +408,131 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+# --- PII and secrets --------------------------------------------------------
+
+# PII samples (not secrets): found by gateway.pii, harmless to commit.
+PII_SAMPLES = {
+    "EMAIL": "jane.doe@example.com",
+    "SSN": "536-22-1234",
+    "PHONE": "(415) 555-0132",
+    "CREDIT_CARD": "4111 1111 1111 1111",
+    "IP_ADDRESS": "10.20.30.40",
+}
+_B62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _random_text(length: int, alphabet: str = _B62) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _b64url(obj: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+
+def fake_jwt(*, claims_padding: int = 0) -> str:
+    """A JWT shape with random claims and signature; `claims_padding` makes it longer."""
+    claims = {"sub": _random_text(8), "pad": "x" * claims_padding}
+    return f"{_b64url({'alg': 'HS256', 'typ': 'JWT'})}.{_b64url(claims)}.{_random_text(43)}"
+
+
+def fake_aws_secret() -> str:
+    """A 40-character AWS-secret-shaped token (an AWS_SECRET_KEY only after a keyword)."""
+    while True:
+        value = _random_text(40, _B62 + "/+")
+        if any(c.isdigit() for c in value) and any(c.isalpha() for c in value):
+            return value
+
+
+def fake_private_key() -> str:
+    label = "RSA PRIVATE" + " KEY"  # split so no committed line looks like key armour
+    body = "\n".join(_random_text(64, _B62 + "+/") for _ in range(4))
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----"
+
+
+def fake_secrets() -> dict[str, str]:
+    """One fresh value per secret type, built at run time (none is ever committed)."""
+    return {
+        "API_KEY": "sk-" + _random_text(20) + "T3BlbkFJ" + _random_text(20),
+        "AWS_ACCESS_KEY": "AKIA" + _random_text(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+        "JWT": fake_jwt(),
+        "PRIVATE_KEY": fake_private_key(),
+    }
+
+
+def sse_events(response: httpx.Response) -> list[dict | str]:
+    """The `data:` payloads of a streamed answer: parsed JSON, or "[DONE]"."""
+    events: list[dict | str] = []
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            data = line[6:]
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+# --- providers of every kind, routing (added by the providers work) ----------
+
+# How each provider kind's base_url is written (API.md): the OpenAI family and LM Studio
+# with /v1, Anthropic and Gemini without, Ollama its root.
+BASE_PATHS = {
+    "openai": "/v1",
+    "openai_compatible": "/v1",
+    "lmstudio": "/v1",
+    "anthropic": "",
+    "gemini": "",
+    "ollama": "",
+}
+
+
+def reset_fake(provider: FakeProvider) -> None:
+    """A fake back to the defaults `gateway_defaults` gives the module's `fake`."""
+    provider.reset()
+    provider.configure(
+        reply_text=None, prompt_tokens=None, completion_tokens=None, latency_s=0.0,
+        chunk_delay_s=0.0, stream_chunks=4, cut_after_frames=2, tool_arguments=None,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fake2() -> Iterator[FakeProvider]:
+    """A second upstream, to prove which provider a request reached."""
+    with FakeProvider() as provider:
+        yield provider
+
+
+@dataclass
+class Fleet:
+    """Providers of any kind on fake upstreams, routes to them and keys, through the
+    services (as the REST API creates them)."""
+
+    operator: Any
+
+    def provider(self, name: str, upstream: FakeProvider, kind: str = "openai", **fields) -> Any:
+        return create_provider(
+            actor=self.operator, name=name, kind=kind,
+            base_url=upstream.url + BASE_PATHS[kind], api_key=f"sk-upstream-{name}", **fields,
+        )  # fmt: skip
+
+    def route(self, name: str, provider: Any, **fields) -> Any:
+        fields.setdefault("input_usd_per_mtok", PRICE_IN)
+        fields.setdefault("output_usd_per_mtok", PRICE_OUT)
+        return create_model_route(actor=self.operator, name=name, provider=provider, **fields)
+
+    def key(self, owner: Any, **policy) -> str:
+        _, raw = mint_key(actor=self.operator, owner=owner, name=policy.pop("name", "k"), **policy)
+        return raw
+
+
+@pytest.fixture
+def fleet(redis_client, operator) -> Fleet:
+    return Fleet(operator=operator)
+
+
+def usd(nano: int) -> Decimal:
+    """Nano-USD as the ledger stores it (micro-dollars, rounded up)."""
+    return nano_to_usd(-(-nano // 1000) * 1000).quantize(Decimal("0.000001"))
+
+
+def post_json(url: str, body: dict, headers: dict[str, str], timeout: float = 10) -> httpx.Response:
+    return httpx.post(url, json=body, headers=headers, timeout=timeout)

@@ -58,7 +58,14 @@ class StreamDecoder(Protocol):
 
 
 class ProviderAdapter(Protocol):
+    """One provider wire format. `spec.client_format` says which format the client
+    speaks: its own (relayed natively) or another (translated, gateway/translate)."""
+
     kinds: tuple[str, ...]
+
+    def supports(self, spec: EndpointSpec) -> bool:
+        """Whether this provider kind can serve the endpoint (routing skips it if not)."""
+        ...
 
     def build_call(
         self, target: RouteTarget, spec: EndpointSpec, request: ParsedRequest

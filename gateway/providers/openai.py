@@ -1,8 +1,11 @@
-"""OpenAI and the OpenAI-compatible family (Mistral, DeepSeek, Groq, LM Studio, …).
+"""OpenAI and the OpenAI-compatible family (Mistral, DeepSeek, Groq, Together,
+Fireworks, BYO endpoints, LM Studio).
 
 `base_url` includes `/v1`, as the OpenAI SDK takes it. Streams always ask for
 usage (`stream_options.include_usage`); when the client did not ask, the
-usage-only final chunk is dropped so the client sees what it asked for.
+usage-only final chunk is dropped so the client sees what it asked for. OpenAI
+clients are relayed as is; Anthropic and Gemini clients (chat only) are
+translated both ways.
 """
 
 from __future__ import annotations
@@ -11,56 +14,23 @@ from typing import Any
 
 import orjson
 
-from gateway.estimate import text_bytes
-from gateway.providers.base import Reply, UpstreamCall, UpstreamGarbage, Usage
+from gateway.providers.answers import canonical_reply, load_object, output_bytes, usage_of
+from gateway.providers.base import Reply, StreamDecoder, UpstreamCall, UpstreamGarbage, Usage
+from gateway.providers.stream import SseEvents, TranslatedStream
 from gateway.responses import error_body
 from gateway.specs import EndpointSpec, ParsedRequest
 from gateway.sse import DONE, EventSplitter, data_of
+from gateway.translate.clients import OPENAI, canonical_request, stream_encoder
+from gateway.translate.openai_stream import OpenAIChunks
 from governance.snapshot import RouteTarget
 
+__all__ = ["OpenAIAdapter", "OpenAIStream", "output_bytes", "usage_of"]
 
-def usage_of(obj: dict[str, Any]) -> Usage | None:
-    usage = obj.get("usage")
-    if not isinstance(usage, dict):
-        return None
-    prompt = usage.get("prompt_tokens")
-    completion = usage.get("completion_tokens") or 0
-    if type(prompt) is not int or type(completion) is not int:
-        return None
-    return Usage(prompt_tokens=prompt, completion_tokens=completion)
-
-
-def _piece_bytes(piece: Any) -> int:
-    """Bytes of generated text in one choice (message, delta or completion text)."""
-    if not isinstance(piece, dict):
-        return 0
-    total = 0
-    content = piece.get("content")
-    if isinstance(content, str):
-        total += text_bytes(content)
-    for call in piece.get("tool_calls") or ():
-        arguments = (
-            (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
-        )
-        if isinstance(arguments, str):
-            total += text_bytes(arguments)
-    return total
-
-
-def output_bytes(obj: dict[str, Any]) -> int:
-    total = 0
-    for choice in obj.get("choices") or ():
-        if not isinstance(choice, dict):
-            continue
-        text = choice.get("text")
-        if isinstance(text, str):
-            total += text_bytes(text)
-        total += _piece_bytes(choice.get("message")) + _piece_bytes(choice.get("delta"))
-    return total
+_PATHS = {"chat": "/chat/completions", "completion": "/completions", "embedding": "/embeddings"}
 
 
 class OpenAIStream:
-    """Decodes an OpenAI SSE stream: usage and text length, event by event."""
+    """Decodes an OpenAI SSE stream for an OpenAI client: usage and text length."""
 
     __slots__ = ("_drop_usage_chunk", "_splitter", "complete", "output_bytes", "usage")
 
@@ -110,36 +80,42 @@ class OpenAIStream:
 class OpenAIAdapter:
     kinds = ("openai", "openai_compatible", "lmstudio")
 
+    def supports(self, spec: EndpointSpec) -> bool:
+        return spec.client_format == OPENAI or spec.kind == "chat"
+
+    def _body(self, target: RouteTarget, spec: EndpointSpec, request: ParsedRequest) -> bytes:
+        native = spec.client_format == OPENAI
+        if native and not request.stream and target.upstream_model == request.model:
+            return request.raw  # nothing to change: forwarded byte for byte
+        body: dict[str, Any] = dict(request.body if native else canonical_request(spec, request))
+        body["model"] = target.upstream_model
+        if request.stream:
+            options = body.get("stream_options") or {}
+            body["stream_options"] = {**options, "include_usage": True}
+        return orjson.dumps(body)
+
     def build_call(
         self, target: RouteTarget, spec: EndpointSpec, request: ParsedRequest
     ) -> UpstreamCall:
         headers = {"Content-Type": "application/json"}
         if target.credential:
             headers["Authorization"] = f"Bearer {target.credential}"
-        body = request.raw
-        renamed = target.upstream_model != request.model
-        if request.stream or renamed:
-            changed = dict(request.body)
-            changed["model"] = target.upstream_model
-            if request.stream:
-                headers["Accept"] = "text/event-stream"
-                options = changed.get("stream_options") or {}
-                changed["stream_options"] = {**options, "include_usage": True}
-            body = orjson.dumps(changed)
-        return UpstreamCall(url=target.base_url + spec.upstream_path, headers=headers, body=body)
+        if request.stream:
+            headers["Accept"] = "text/event-stream"
+        url = target.base_url + _PATHS[spec.kind]
+        return UpstreamCall(url=url, headers=headers, body=self._body(target, spec, request))
 
     def parse_reply(self, spec: EndpointSpec, raw: bytes) -> Reply:
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamGarbage("the provider's answer is not valid JSON") from None
-        if not isinstance(obj, dict):
-            raise UpstreamGarbage("the provider's answer is not a JSON object")
+        obj = load_object(raw)
+        if spec.client_format != OPENAI:
+            return canonical_reply(spec, obj, str(obj.get("model", "")))
         usage = usage_of(obj)
         return Reply(body=raw, usage=usage, output_bytes=0 if usage else output_bytes(obj))
 
-    def stream_decoder(self, spec: EndpointSpec, request: ParsedRequest) -> OpenAIStream:
-        return OpenAIStream(drop_usage_chunk=not request.client_wants_usage)
+    def stream_decoder(self, spec: EndpointSpec, request: ParsedRequest) -> StreamDecoder:
+        if spec.client_format == OPENAI:
+            return OpenAIStream(drop_usage_chunk=not request.client_wants_usage)
+        return TranslatedStream(SseEvents(), OpenAIChunks(), stream_encoder(spec, request))
 
     def error_from(self, status: int, raw: bytes) -> tuple[str, str]:
         try:
