@@ -93,8 +93,14 @@ def _mode_header(headers: dict[bytes, bytes]) -> str | None:
 
 def resolve(headers: dict[bytes, bytes], key: KeyPolicy, tenant: TenantPolicy) -> PiiPolicy:
     ack = headers.get(ACK_HEADER)
+    configured = key.pii_mode or tenant.pii_mode or OFF
+    requested = _mode_header(headers)
+    # A PHI tenant's protection is not the client's to switch off: the header may
+    # change how findings are replaced, never turn replacement off.
+    if tenant.is_phi and requested == OFF and configured != OFF:
+        requested = configured
     return PiiPolicy(
-        mode=_mode_header(headers) or key.pii_mode or tenant.pii_mode or OFF,
+        mode=requested or configured,
         on_detect=key.pii_on_detect or tenant.pii_on_detect or ALLOW,
         acknowledged=ack is not None and ack.strip().lower() == b"true",
         fail_closed=tenant.is_phi,
