@@ -8,18 +8,15 @@ import pytest
 from tests.gateway_harness import (
     auth,
     chat_body,
-    running_gateways,
     wait_for_records,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-allowlist")) as running:
-        yield running
+gateways = gateways_fixture("gw-allowlist")
 
 
 @pytest.fixture

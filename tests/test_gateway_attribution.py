@@ -11,20 +11,17 @@ from governance.services.tenants import update_tenant
 from tests.gateway_harness import (
     auth,
     chat_body,
-    running_gateways,
     spend,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-attribution")) as running:
-        yield running
+gateways = gateways_fixture("gw-attribution")
 
 
 def _chat(gateways, raw: str, **headers: str) -> httpx.Response:

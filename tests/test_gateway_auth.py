@@ -14,20 +14,15 @@ from governance.services.users import update_user
 from tests.gateway_harness import (
     auth,
     chat_body,
-    running_gateways,
     wait_for_records,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(
-        tmp_path_factory.mktemp("gw-auth"), count=2, CANDELA_POLICY_REFRESH_SECONDS=None
-    ) as running:
-        yield running
+gateways = gateways_fixture("gw-auth", count=2, CANDELA_POLICY_REFRESH_SECONDS=None)
 
 
 def _chat(url: str, headers: dict[str, str]) -> httpx.Response:

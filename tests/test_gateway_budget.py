@@ -21,11 +21,11 @@ from tests.gateway_harness import (
     chat_body,
     make_user,
     reservation_nano,
-    running_gateways,
     spend,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -33,12 +33,7 @@ BODY = chat_body(max_tokens=100)
 RESERVE = reservation_nano(BODY)  # (ceil(11 bytes / 3) + 4 + 3) * 1000 + 100 * 2000 nano
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(
-        tmp_path_factory.mktemp("gw-budget"), CANDELA_UPSTREAM_READ_TIMEOUT="1"
-    ) as running:
-        yield running
+gateways = gateways_fixture("gw-budget", CANDELA_UPSTREAM_READ_TIMEOUT="1")
 
 
 def _usd(nano: int) -> Decimal:

@@ -17,10 +17,10 @@ from tests.gateway_harness import (
     chat_body,
     make_user,
     reservation_nano,
-    running_gateways,
     spend,
     wait_for_records,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -28,10 +28,7 @@ BODY = chat_body(max_tokens=20)
 COST = reservation_nano(BODY)
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-caps")) as running:
-        yield running
+gateways = gateways_fixture("gw-caps")
 
 
 def _usd(nano: int) -> Decimal:

@@ -18,11 +18,11 @@ from tests.gateway_harness import (
     chat_body,
     make_user,
     reservation_nano,
-    running_gateways,
     spend,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -30,10 +30,7 @@ BODY = chat_body(max_tokens=50)
 COST = reservation_nano(BODY)
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-concurrency"), count=2) as running:
-        yield running
+gateways = gateways_fixture("gw-concurrency", count=2)
 
 
 def _blast(gateways, raw: str, count: int, body: dict = BODY) -> list[httpx.Response]:

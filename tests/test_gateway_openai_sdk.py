@@ -10,17 +10,14 @@ import pytest
 
 from tests.gateway_harness import (
     make_user,
-    running_gateways,
 )
+from tests.gateway_world import gateways_fixture, openai_client
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-sdk")) as running:
-        yield running
+gateways = gateways_fixture("gw-sdk")
 
 
 @pytest.fixture
@@ -31,12 +28,8 @@ def raw_key(gateways, setup, dev_a) -> str:
     return raw
 
 
-def _client(gateways, raw: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateways.url + "/v1", api_key=raw, max_retries=0)
-
-
 def test_sync_chat_completion_embeddings_models_and_completions(gateways, raw_key):
-    client = _client(gateways, raw_key)
+    client = openai_client(gateways, raw_key)
     chat = client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi sdk"}]
     )
@@ -53,7 +46,7 @@ def test_sync_chat_completion_embeddings_models_and_completions(gateways, raw_ke
 
 
 def test_sync_streaming_with_and_without_usage(gateways, raw_key):
-    client = _client(gateways, raw_key)
+    client = openai_client(gateways, raw_key)
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "stream me"}], stream=True
     )
@@ -91,7 +84,7 @@ def test_async_client_plain_and_streaming(gateways, raw_key):
 
 
 def test_sdk_raises_its_own_error_classes(gateways, setup, raw_key, operator, tenant_a):
-    bad = _client(gateways, "ck-" + "z" * 43)
+    bad = openai_client(gateways, "ck-" + "z" * 43)
     with pytest.raises(openai.AuthenticationError) as auth_error:
         bad.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
@@ -101,13 +94,13 @@ def test_sdk_raises_its_own_error_classes(gateways, setup, raw_key, operator, te
     _, broke_key = setup.key(broke)
     gateways.sync()
     with pytest.raises(openai.APIStatusError) as budget_error:
-        _client(gateways, broke_key).chat.completions.create(
+        openai_client(gateways, broke_key).chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
         )
     assert budget_error.value.status_code == 402
     assert budget_error.value.code == "budget_exceeded"
     with pytest.raises(openai.PermissionDeniedError):
-        _client(gateways, raw_key).chat.completions.create(
+        openai_client(gateways, raw_key).chat.completions.create(
             model="gpt-4o-mini",
             messages=[{"role": "user", "content": "x"}],
             extra_headers={"X-Candela-Tenant-Id": "globex-does-not-match"},
@@ -117,7 +110,7 @@ def test_sdk_raises_its_own_error_classes(gateways, setup, raw_key, operator, te
 def test_sdk_surfaces_rate_limits(gateways, setup, dev_a):
     _, limited_key = setup.key(dev_a, rate_limit_rpm=1, name="limited")
     gateways.sync()
-    limited = _client(gateways, limited_key)
+    limited = openai_client(gateways, limited_key)
     message = [{"role": "user", "content": "x"}]
     limited.chat.completions.create(model="gpt-4o-mini", messages=message)
     with pytest.raises(openai.RateLimitError) as rate_error:

@@ -18,26 +18,21 @@ from tests.gateway_harness import (
     PRICE_OUT,
     auth,
     chat_body,
-    make_user,
-    running_gateways,
     spend,
+    sse_events,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-streaming")) as running:
-        yield running
+gateways = gateways_fixture("gw-streaming")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "s@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("s@acme.test")
 
 
 @pytest.fixture
@@ -49,15 +44,6 @@ def raw_key(gateways, setup, user) -> str:
 
 def _stream(gateways, raw: str, body: dict, path: str = "/v1/chat/completions"):
     return httpx.stream("POST", gateways.url + path, json=body, headers=auth(raw), timeout=10)
-
-
-def _events(response: httpx.Response) -> list[dict | str]:
-    events: list[dict | str] = []
-    for line in response.iter_lines():
-        if line.startswith("data: "):
-            data = line[6:]
-            events.append(data if data == "[DONE]" else json.loads(data))
-    return events
 
 
 def _text(events: list) -> str:
@@ -90,7 +76,7 @@ def test_events_are_relayed_as_they_arrive(gateways, raw_key, fake):
 
 def test_usage_is_captured_when_the_client_did_not_ask(gateways, raw_key, fake, tenant_a, user):
     with _stream(gateways, raw_key, chat_body(stream=True)) as response:
-        events = _events(response)
+        events = sse_events(response)
     assert _text(events) == "echo: hello there"
     assert not any(isinstance(e, dict) and e.get("usage") for e in events)
     assert fake.requests[-1].json["stream_options"] == {"include_usage": True}
@@ -103,7 +89,7 @@ def test_usage_is_captured_when_the_client_did_not_ask(gateways, raw_key, fake, 
 def test_usage_chunk_is_passed_on_when_the_client_asked(gateways, raw_key):
     body = chat_body(stream=True, stream_options={"include_usage": True})
     with _stream(gateways, raw_key, body) as response:
-        events = _events(response)
+        events = sse_events(response)
     usage = [e["usage"] for e in events if isinstance(e, dict) and e.get("usage")]
     assert usage == [{"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}]
 
@@ -159,7 +145,7 @@ def test_upstream_cut_mid_stream_ends_with_an_error_event(gateways, raw_key, fak
     fake.fail_next(1, "cut_stream")
     with _stream(gateways, raw_key, chat_body(stream=True)) as response:
         assert response.status_code == 200
-        events = _events(response)
+        events = sse_events(response)
     assert events[-1]["error"]["code"] == "upstream_error"
     streamed = _text(events)
     assert streamed and streamed != "echo: hello there"
@@ -184,7 +170,7 @@ def test_stream_failing_before_any_event_is_a_clean_502(gateways, raw_key, fake,
 def test_legacy_completions_stream(gateways, raw_key, fake):
     body = {"model": "gpt-4o-mini", "prompt": "say something", "stream": True}
     with _stream(gateways, raw_key, body, path="/v1/completions") as response:
-        events = _events(response)
+        events = sse_events(response)
     text = "".join(c["text"] for e in events if isinstance(e, dict) for c in e["choices"])
     assert text == "echo: say something"
     assert events[-1] == "[DONE]"

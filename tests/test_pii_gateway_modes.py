@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import httpx
 import pytest
@@ -14,11 +13,10 @@ from tests.gateway_harness import (
     auth,
     chat_body,
     events_for,
-    make_user,
-    running_gateways,
     spend,
     wait_for_records,
 )
+from tests.gateway_world import gateways_fixture, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -28,15 +26,10 @@ PROMPT = f"write to {EMAIL} about ssn {SSN}"
 MODES = ("off", "redact", "tokenize")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-pii-modes")) as running:
-        yield running
+gateways = gateways_fixture("gw-pii-modes")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "pii@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("pii@acme.test")
 
 
 def _post(gateways, raw: str, body: dict, path: str = "/v1/chat/completions", **headers):

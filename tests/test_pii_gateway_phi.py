@@ -23,20 +23,17 @@ from tests.gateway_harness import (
     events_for,
     fake_aws_secret,
     fake_jwt,
-    running_gateways,
     spend,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-pii-phi")) as running:
-        yield running
+gateways = gateways_fixture("gw-pii-phi")
 
 
 @pytest.fixture

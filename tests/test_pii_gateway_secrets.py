@@ -13,9 +13,9 @@ from tests.gateway_harness import (
     chat_body,
     events_for,
     fake_secrets,
-    running_gateways,
     wait_for_records,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -23,10 +23,7 @@ pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 ADVISORY = "rotate exposed credentials"
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-pii-secrets")) as running:
-        yield running
+gateways = gateways_fixture("gw-pii-secrets")
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from tests.gateway_harness import (
     chat_body,
     fake_private_key,
     make_user,
-    running_gateways,
     sse_events,
     wait_for_records,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 through_gateway = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -33,10 +33,7 @@ def _fragments(pieces: list[str]) -> list[str]:
     return [p for p in pieces if "<" in p or ">" in p]
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-pii-stream")) as running:
-        yield running
+gateways = gateways_fixture("gw-pii-stream")
 
 
 @pytest.fixture

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from decimal import Decimal
 
 import anthropic
 import openai
 import pytest
 
-from governance.counters.base import cost_nano
 from tests.gateway_harness import (
-    PRICE_IN,
-    PRICE_OUT,
     make_user,
-    running_gateways,
-    spend,
-    usd,
     wait_for_records,
-    wait_until,
+)
+from tests.gateway_world import (
+    anthropic_client,
+    assert_charged,
+    gateways_fixture,
+    openai_client,
+    user_fixture,
 )
 
 pytest_plugins = ["tests.gateway_harness"]
@@ -47,15 +46,10 @@ OPENAI_WEATHER = {
 }
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-anthropic")) as running:
-        yield running
+gateways = gateways_fixture("gw-anthropic")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "claude@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("claude@acme.test")
 
 
 @pytest.fixture
@@ -69,24 +63,8 @@ def raw_key(gateways, fleet, fake, user) -> str:
     return raw
 
 
-def _anthropic(gateways, raw: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateways.url, api_key=raw, max_retries=0)
-
-
-def _openai(gateways, raw: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateways.url + "/v1", api_key=raw, max_retries=0)
-
-
-def _charged(request_id: str, tenant, user) -> None:
-    """The ledger row and the counters hold the exact cost of the provider's usage."""
-    (row,) = wait_for_records([request_id])
-    exact = cost_nano(row.prompt_tokens, row.completion_tokens, PRICE_IN, PRICE_OUT)
-    assert row.cost_usd == usd(exact) and exact > 0
-    assert wait_until(lambda: spend(tenant.id, user.id).user_day_nano == exact)
-
-
 def test_anthropic_sdk_to_anthropic_is_native(gateways, raw_key, fake, tenant_a, user):
-    raw = _anthropic(gateways, raw_key).messages.with_raw_response.create(
+    raw = anthropic_client(gateways, raw_key).messages.with_raw_response.create(
         model="claude-house",
         max_tokens=64,
         system="You are terse.",
@@ -105,11 +83,11 @@ def test_anthropic_sdk_to_anthropic_is_native(gateways, raw_key, fake, tenant_a,
     assert upstream.header("anthropic-version") and not fake.saw(raw_key)
     (row,) = wait_for_records([raw.headers["x-candela-request-id"]])
     assert (row.prompt_tokens, row.completion_tokens, row.endpoint) == (5, 3, "messages")
-    _charged(raw.headers["x-candela-request-id"], tenant_a, user)
+    assert_charged(raw.headers["x-candela-request-id"], tenant_a, user)
 
 
 def test_anthropic_sdk_streams_natively(gateways, raw_key, fake, tenant_a, user):
-    client = _anthropic(gateways, raw_key)
+    client = anthropic_client(gateways, raw_key)
     with client.messages.stream(
         model="claude-house",
         max_tokens=64,
@@ -123,11 +101,11 @@ def test_anthropic_sdk_streams_natively(gateways, raw_key, fake, tenant_a, user)
     assert fake.requests_to("/v1/messages")[-1].stream
     (row,) = wait_for_records([request_id])
     assert (row.prompt_tokens, row.completion_tokens, row.streamed) == (4, 5, True)
-    _charged(request_id, tenant_a, user)
+    assert_charged(request_id, tenant_a, user)
 
 
 def test_anthropic_sdk_to_openai_provider_is_translated(gateways, raw_key, fake, tenant_a, user):
-    raw = _anthropic(gateways, raw_key).messages.with_raw_response.create(
+    raw = anthropic_client(gateways, raw_key).messages.with_raw_response.create(
         model="gpt-house",
         max_tokens=40,
         system="Be brief.",
@@ -148,11 +126,11 @@ def test_anthropic_sdk_to_openai_provider_is_translated(gateways, raw_key, fake,
     assert (upstream.json["model"], upstream.json["max_tokens"]) == ("gpt-4o-mini", 40)
     assert upstream.json["stop"] == ["END"]
     assert upstream.header("authorization") == "Bearer sk-upstream-gpt"
-    _charged(raw.headers["x-candela-request-id"], tenant_a, user)
+    assert_charged(raw.headers["x-candela-request-id"], tenant_a, user)
 
 
 def test_anthropic_sdk_tool_calls_through_openai_provider(gateways, raw_key, fake):
-    client = _anthropic(gateways, raw_key)
+    client = anthropic_client(gateways, raw_key)
     fake.configure(tool_arguments={"city": "Paris"})
     message = client.messages.create(
         model="gpt-house",
@@ -187,7 +165,7 @@ def test_anthropic_sdk_tool_calls_through_openai_provider(gateways, raw_key, fak
 
 
 def test_anthropic_sdk_streams_from_openai_provider(gateways, raw_key, fake, tenant_a, user):
-    client = _anthropic(gateways, raw_key)
+    client = anthropic_client(gateways, raw_key)
     fake.configure(stream_chunks=5)
     events = []
     with client.messages.stream(
@@ -205,12 +183,12 @@ def test_anthropic_sdk_streams_from_openai_provider(gateways, raw_key, fake, ten
     assert fake.requests_to("/v1/chat/completions")[-1].json["stream_options"] == {
         "include_usage": True
     }
-    _charged(request_id, tenant_a, user)
+    assert_charged(request_id, tenant_a, user)
 
 
 def test_anthropic_sdk_streams_tool_calls_from_openai_provider(gateways, raw_key, fake):
     fake.configure(tool_arguments={"city": "Oslo"}, stream_chunks=3)
-    with _anthropic(gateways, raw_key).messages.stream(
+    with anthropic_client(gateways, raw_key).messages.stream(
         model="gpt-house",
         max_tokens=64,
         tools=[WEATHER],
@@ -224,7 +202,7 @@ def test_anthropic_sdk_streams_tool_calls_from_openai_provider(gateways, raw_key
 
 
 def test_openai_sdk_to_anthropic_provider_is_translated(gateways, raw_key, fake, tenant_a, user):
-    raw = _openai(gateways, raw_key).chat.completions.with_raw_response.create(
+    raw = openai_client(gateways, raw_key).chat.completions.with_raw_response.create(
         model="claude-house",
         max_tokens=30,
         temperature=1.5,
@@ -244,11 +222,11 @@ def test_openai_sdk_to_anthropic_provider_is_translated(gateways, raw_key, fake,
     ]
     assert upstream.json["max_tokens"] == 30
     assert upstream.json["temperature"] == 1.0  # Anthropic's range ends at 1
-    _charged(raw.headers["x-candela-request-id"], tenant_a, user)
+    assert_charged(raw.headers["x-candela-request-id"], tenant_a, user)
 
 
 def test_openai_sdk_tool_calls_through_anthropic_provider(gateways, raw_key, fake):
-    client = _openai(gateways, raw_key)
+    client = openai_client(gateways, raw_key)
     fake.configure(tool_arguments={"city": "Rome"})
     completion = client.chat.completions.create(
         model="claude-house",
@@ -286,7 +264,7 @@ def test_openai_sdk_tool_calls_through_anthropic_provider(gateways, raw_key, fak
 
 
 def test_openai_sdk_streams_from_anthropic_provider(gateways, raw_key, fake, tenant_a, user):
-    client = _openai(gateways, raw_key)
+    client = openai_client(gateways, raw_key)
     chunks = list(
         client.chat.completions.create(
             model="claude-house",
@@ -329,7 +307,7 @@ def test_async_clients_both_ways(gateways, raw_key):
 
 def test_errors_keep_anthropics_shape(gateways, raw_key, fleet, operator, tenant_a):
     with pytest.raises(anthropic.AuthenticationError) as bad_key:
-        _anthropic(gateways, "ck-" + "z" * 43).messages.create(
+        anthropic_client(gateways, "ck-" + "z" * 43).messages.create(
             model="claude-house", max_tokens=8, messages=[{"role": "user", "content": "x"}]
         )
     assert bad_key.value.body["error"]["type"] == "authentication_error"
@@ -338,13 +316,13 @@ def test_errors_keep_anthropics_shape(gateways, raw_key, fleet, operator, tenant
     narrow = fleet.key(limited, allowed_models=["gpt-*"])
     gateways.sync()
     with pytest.raises(anthropic.PermissionDeniedError) as refused:
-        _anthropic(gateways, narrow).messages.create(
+        anthropic_client(gateways, narrow).messages.create(
             model="claude-house", max_tokens=8, messages=[{"role": "user", "content": "x"}]
         )
     assert refused.value.body["type"] == "error"
     assert refused.value.body["error"]["code"] == "model_not_allowed"
     with pytest.raises(anthropic.BadRequestError) as invalid:
-        _anthropic(gateways, raw_key).messages.create(
+        anthropic_client(gateways, raw_key).messages.create(
             model="claude-house", max_tokens=8, messages=[]
         )
     assert invalid.value.body["error"]["type"] == "invalid_request_error"

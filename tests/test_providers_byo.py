@@ -4,34 +4,25 @@ with `byo:*`, usage and cost), reachable from every client format."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-import anthropic
 import httpx
 import openai
 import pytest
 
 from tests.gateway_harness import (
     auth,
-    make_user,
     reset_fake,
-    running_gateways,
     wait_for_records,
 )
+from tests.gateway_world import anthropic_client, gateways_fixture, openai_client, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-byo")) as running:
-        yield running
+gateways = gateways_fixture("gw-byo")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "byo@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("byo@acme.test")
 
 
 @pytest.fixture
@@ -45,14 +36,10 @@ def byo(fleet, fake, fake2):
     return fleet
 
 
-def _client(gateways, raw: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateways.url + "/v1", api_key=raw, max_retries=0)
-
-
 def test_byo_model_reaches_the_teams_endpoint(gateways, byo, user, fake, fake2):
     raw = byo.key(user, allowed_models=["byo:*"])
     gateways.sync()
-    reply = _client(gateways, raw).chat.completions.with_raw_response.create(
+    reply = openai_client(gateways, raw).chat.completions.with_raw_response.create(
         model="byo:llama3", messages=[{"role": "user", "content": "hi vllm"}]
     )
     assert reply.parse().choices[0].message.content == "echo: hi vllm"
@@ -69,7 +56,7 @@ def test_byo_wildcard_allows_only_byo_models(gateways, byo, user, fake, fake2):
     raw = byo.key(user, allowed_models=["byo:*"])
     gateways.sync()
     with pytest.raises(openai.PermissionDeniedError):
-        _client(gateways, raw).chat.completions.create(
+        openai_client(gateways, raw).chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
         )
     listed = httpx.get(gateways.url + "/v1/models", headers=auth(raw)).json()
@@ -82,7 +69,7 @@ def test_keys_without_byo_cannot_use_byo_models(gateways, byo, user, fake2):
     raw = byo.key(user, allowed_models=["gpt-*"])
     gateways.sync()
     with pytest.raises(openai.PermissionDeniedError) as refused:
-        _client(gateways, raw).chat.completions.create(
+        openai_client(gateways, raw).chat.completions.create(
             model="byo:llama3", messages=[{"role": "user", "content": "x"}]
         )
     assert refused.value.code == "model_not_allowed"
@@ -92,7 +79,7 @@ def test_keys_without_byo_cannot_use_byo_models(gateways, byo, user, fake2):
 def test_byo_models_from_anthropic_and_gemini_clients(gateways, byo, user, fake2):
     raw = byo.key(user, allowed_models=["byo:*"])
     gateways.sync()
-    claude = anthropic.Anthropic(base_url=gateways.url, api_key=raw, max_retries=0)
+    claude = anthropic_client(gateways, raw)
     message = claude.messages.create(
         model="byo:qwen", max_tokens=16, messages=[{"role": "user", "content": "claude to byo"}]
     )
@@ -113,7 +100,7 @@ def test_unknown_byo_model_is_404(gateways, byo, user, fake2):
     raw = byo.key(user, allowed_models=["byo:*"])
     gateways.sync()
     with pytest.raises(openai.NotFoundError) as missing:
-        _client(gateways, raw).chat.completions.create(
+        openai_client(gateways, raw).chat.completions.create(
             model="byo:nope", messages=[{"role": "user", "content": "x"}]
         )
     assert missing.value.code == "model_not_found"

@@ -7,27 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from decimal import Decimal
 
-import anthropic
 import httpx
-import openai
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from governance.counters.base import cost_nano
 from governance.models import UsageRecord
 from tests.gateway_harness import (
-    PRICE_IN,
-    PRICE_OUT,
     make_user,
-    running_gateways,
-    spend,
-    usd,
     wait_for_records,
     wait_until,
+)
+from tests.gateway_world import (
+    anthropic_client,
+    assert_charged,
+    gateways_fixture,
+    openai_client,
+    user_fixture,
 )
 
 pytest_plugins = ["tests.gateway_harness"]
@@ -59,15 +57,10 @@ OPENAI_WEATHER = {
 }
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-gemini")) as running:
-        yield running
+gateways = gateways_fixture("gw-gemini")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "gem@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("gem@acme.test")
 
 
 @pytest.fixture
@@ -95,13 +88,6 @@ def make_genai(gateways):
     return make
 
 
-def _charged(request_id: str, tenant, user) -> None:
-    (row,) = wait_for_records([request_id])
-    exact = cost_nano(row.prompt_tokens, row.completion_tokens, PRICE_IN, PRICE_OUT)
-    assert row.cost_usd == usd(exact) and exact > 0
-    assert wait_until(lambda: spend(tenant.id, user.id).user_day_nano == exact)
-
-
 def _last_request_id(tenant) -> str:
     row = wait_until(
         lambda: UsageRecord.objects.filter(tenant_id=tenant.id).order_by("-id").first()
@@ -126,7 +112,7 @@ def test_genai_to_gemini_is_native(make_genai, gateways, raw_key, fake, tenant_a
     request_id = _last_request_id(tenant_a)
     (row,) = wait_for_records([request_id])
     assert (row.provider, row.endpoint, row.prompt_tokens) == ("gem", "gemini.generateContent", 4)
-    _charged(request_id, tenant_a, user)
+    assert_charged(request_id, tenant_a, user)
 
 
 def test_genai_streams_natively(make_genai, gateways, raw_key, fake, tenant_a, user):
@@ -139,7 +125,7 @@ def test_genai_streams_natively(make_genai, gateways, raw_key, fake, tenant_a, u
     assert chunks[-1].usage_metadata.candidates_token_count == 4
     upstream = fake.requests[-1]
     assert upstream.path.endswith(":streamGenerateContent") and upstream.query["alt"] == "sse"
-    _charged(_last_request_id(tenant_a), tenant_a, user)
+    assert_charged(_last_request_id(tenant_a), tenant_a, user)
 
 
 def test_genai_on_v1_paths_and_key_in_query(make_genai, gateways, raw_key, fake):
@@ -182,7 +168,7 @@ def test_genai_to_openai_provider_is_translated(
     ]
     assert (upstream.json["model"], upstream.json["max_tokens"]) == ("gpt-4o-mini", 40)
     assert upstream.json["stop"] == ["END"]
-    _charged(_last_request_id(tenant_a), tenant_a, user)
+    assert_charged(_last_request_id(tenant_a), tenant_a, user)
 
 
 def test_genai_function_calls_through_openai_provider(make_genai, gateways, raw_key, fake):
@@ -231,11 +217,11 @@ def test_genai_streams_from_openai_provider(make_genai, gateways, raw_key, fake,
         final.usage_metadata.prompt_token_count,
         final.usage_metadata.candidates_token_count,
     ) == (1, 4)
-    _charged(_last_request_id(tenant_a), tenant_a, user)
+    assert_charged(_last_request_id(tenant_a), tenant_a, user)
 
 
 def test_openai_sdk_to_gemini_provider_is_translated(gateways, raw_key, fake, tenant_a, user):
-    client = openai.OpenAI(base_url=gateways.url + "/v1", api_key=raw_key, max_retries=0)
+    client = openai_client(gateways, raw_key)
     raw = client.chat.completions.with_raw_response.create(
         model="gem-house",
         max_tokens=20,
@@ -252,11 +238,11 @@ def test_openai_sdk_to_gemini_provider_is_translated(gateways, raw_key, fake, te
     assert upstream.json["systemInstruction"] == {"parts": [{"text": "Answer in French."}]}
     assert upstream.json["contents"] == [{"role": "user", "parts": [{"text": "hello from openai"}]}]
     assert upstream.json["generationConfig"]["maxOutputTokens"] == 20
-    _charged(raw.headers["x-candela-request-id"], tenant_a, user)
+    assert_charged(raw.headers["x-candela-request-id"], tenant_a, user)
 
 
 def test_openai_sdk_tool_calls_and_stream_from_gemini(gateways, raw_key, fake):
-    client = openai.OpenAI(base_url=gateways.url + "/v1", api_key=raw_key, max_retries=0)
+    client = openai_client(gateways, raw_key)
     fake.configure(tool_arguments={"city": "Kyiv"})
     completion = client.chat.completions.create(
         model="gem-house",
@@ -281,7 +267,7 @@ def test_openai_sdk_tool_calls_and_stream_from_gemini(gateways, raw_key, fake):
 
 
 def test_anthropic_sdk_to_gemini_provider(gateways, raw_key, fake):
-    client = anthropic.Anthropic(base_url=gateways.url, api_key=raw_key, max_retries=0)
+    client = anthropic_client(gateways, raw_key)
     message = client.messages.create(
         model="gem-house", max_tokens=16, messages=[{"role": "user", "content": "claude to gemini"}]
     )

@@ -5,9 +5,7 @@ exact usage from each (hence exact cost in the ledger)."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
-import anthropic
 import openai
 import pytest
 
@@ -15,27 +13,21 @@ from governance.counters.base import cost_nano
 from tests.gateway_harness import (
     PRICE_IN,
     PRICE_OUT,
-    make_user,
-    running_gateways,
     spend,
     usd,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import anthropic_client, gateways_fixture, openai_client, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-local")) as running:
-        yield running
+gateways = gateways_fixture("gw-local")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "local@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("local@acme.test")
 
 
 @pytest.fixture
@@ -52,7 +44,7 @@ def raw_key(gateways, fleet, fake, user) -> str:
 
 @pytest.fixture
 def client(gateways, raw_key) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateways.url + "/v1", api_key=raw_key, max_retries=0)
+    return openai_client(gateways, raw_key)
 
 
 def _charged(request_id: str, tenant, user, tokens: tuple[int, int]) -> None:
@@ -142,7 +134,7 @@ def test_completions_use_generate_and_embeddings_use_embed(client, fake, tenant_
 
 
 def test_anthropic_sdk_reaches_ollama(gateways, raw_key, fake):
-    claude = anthropic.Anthropic(base_url=gateways.url, api_key=raw_key, max_retries=0)
+    claude = anthropic_client(gateways, raw_key)
     message = claude.messages.create(
         model="llama", max_tokens=16, messages=[{"role": "user", "content": "from claude"}]
     )

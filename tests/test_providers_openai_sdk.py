@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from decimal import Decimal
 
 import openai
 import pytest
@@ -15,13 +14,12 @@ from governance.counters.base import cost_nano
 from tests.gateway_harness import (
     PRICE_IN,
     PRICE_OUT,
-    make_user,
-    running_gateways,
     spend,
     usd,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture, openai_client, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -35,15 +33,10 @@ TOOL = {
 }
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-openai-kinds")) as running:
-        yield running
+gateways = gateways_fixture("gw-openai-kinds")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "sdk@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("sdk@acme.test")
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def raw_key(gateways, fleet, fake, user) -> str:
 
 @pytest.fixture
 def client(gateways, raw_key) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateways.url + "/v1", api_key=raw_key, max_retries=0)
+    return openai_client(gateways, raw_key)
 
 
 @pytest.mark.parametrize(

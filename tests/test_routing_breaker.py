@@ -18,25 +18,22 @@ from tests.gateway_harness import (
     chat_body,
     make_user,
     reset_fake,
-    running_gateways,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 OPEN_SECONDS = 1.0
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(
-        tmp_path_factory.mktemp("gw-breaker"),
-        count=2,
-        CANDELA_BREAKER_FAILURES="3",
-        CANDELA_BREAKER_OPEN_SECONDS=str(OPEN_SECONDS),
-        CANDELA_UPSTREAM_RETRIES="0",  # one attempt per route: failures are easy to count
-    ) as running:
-        yield running
+gateways = gateways_fixture(
+    "gw-breaker",
+    count=2,
+    CANDELA_BREAKER_FAILURES="3",
+    CANDELA_BREAKER_OPEN_SECONDS=str(OPEN_SECONDS),
+    CANDELA_UPSTREAM_RETRIES="0",  # one attempt per route: failures are easy to count
+)
 
 
 @pytest.fixture

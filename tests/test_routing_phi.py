@@ -19,20 +19,15 @@ from tests.gateway_harness import (
     chat_body,
     make_user,
     reset_fake,
-    running_gateways,
     wait_for_records,
 )
+from tests.gateway_world import gateways_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(
-        tmp_path_factory.mktemp("gw-phi"), CANDELA_BREAKER_FAILURES="100"
-    ) as running:
-        yield running
+gateways = gateways_fixture("gw-phi", CANDELA_BREAKER_FAILURES="100")
 
 
 @pytest.fixture

@@ -17,33 +17,27 @@ from governance.counters.base import cost_nano
 from tests.gateway_harness import (
     auth,
     chat_body,
-    make_user,
     reset_fake,
-    running_gateways,
     spend,
     usd,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(
-        tmp_path_factory.mktemp("gw-fallback"),
-        CANDELA_UPSTREAM_RETRIES="1",
-        CANDELA_UPSTREAM_READ_TIMEOUT="1",
-        CANDELA_BREAKER_FAILURES="100",  # the breaker has its own module
-    ) as running:
-        yield running
+gateways = gateways_fixture(
+    "gw-fallback",
+    CANDELA_UPSTREAM_RETRIES="1",
+    CANDELA_UPSTREAM_READ_TIMEOUT="1",
+    CANDELA_BREAKER_FAILURES="100",  # the breaker has its own module
+)
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "route@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("route@acme.test")
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ from governance.counters import provider_keys
 from tests.gateway_harness import (
     auth,
     chat_body,
-    make_user,
     reset_fake,
-    running_gateways,
     wait_for_records,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
@@ -29,15 +28,10 @@ COST = 8_000  # nano-USD of one answer: 2 prompt + 3 completion tokens at $1 / $
 BUDGET = Decimal("0.00001")  # 10,000 nano-USD: room for one answer, not two
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(tmp_path_factory.mktemp("gw-provider-budget")) as running:
-        yield running
+gateways = gateways_fixture("gw-provider-budget")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "pb@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("pb@acme.test")
 
 
 def _chat(gateways, raw: str, model: str = "m") -> httpx.Response:

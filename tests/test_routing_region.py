@@ -15,27 +15,19 @@ from governance.services.tenants import update_tenant
 from tests.gateway_harness import (
     auth,
     chat_body,
-    make_user,
     reset_fake,
-    running_gateways,
     wait_for_records,
 )
+from tests.gateway_world import anthropic_client, gateways_fixture, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(
-        tmp_path_factory.mktemp("gw-region"), CANDELA_BREAKER_FAILURES="100"
-    ) as running:
-        yield running
+gateways = gateways_fixture("gw-region", CANDELA_BREAKER_FAILURES="100")
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "eu@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("eu@acme.test")
 
 
 @pytest.fixture
@@ -126,7 +118,7 @@ def test_conflicting_key_and_tenant_pins_permit_nothing(gateways, regions, user,
 def test_anthropic_clients_get_the_403_in_their_format(gateways, regions, user):
     raw = regions.key(user, data_residency="apac")
     gateways.sync()
-    client = anthropic.Anthropic(base_url=gateways.url, api_key=raw, max_retries=0)
+    client = anthropic_client(gateways, raw)
     with pytest.raises(anthropic.PermissionDeniedError) as refused:
         client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "x"}])
     assert refused.value.body["error"]["code"] == "provider_not_permitted"

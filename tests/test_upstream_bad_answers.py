@@ -23,29 +23,22 @@ from tests.gateway_harness import (
     make_user,
     post_json,
     reservation_nano,
-    running_gateways,
     spend,
     wait_until,
 )
+from tests.gateway_world import gateways_fixture, user_fixture
 
 pytest_plugins = ["tests.gateway_harness"]
 pytestmark = pytest.mark.usefixtures("gw_db", "gateway_defaults")
 PROMPT = "tell me about bad answers"
 
 
-@pytest.fixture(scope="module")
-def gateways(tmp_path_factory, django_db_setup):
-    with running_gateways(
-        tmp_path_factory.mktemp("gw-bad-answers"),
-        CANDELA_UPSTREAM_READ_TIMEOUT="1",
-        CANDELA_BREAKER_FAILURES="100",
-    ) as running:
-        yield running
+gateways = gateways_fixture(
+    "gw-bad-answers", CANDELA_UPSTREAM_READ_TIMEOUT="1", CANDELA_BREAKER_FAILURES="100"
+)
 
 
-@pytest.fixture
-def user(operator, tenant_a):
-    return make_user(operator, tenant_a, "bad@acme.test", daily_budget_usd=Decimal("1"))
+user = user_fixture("bad@acme.test")
 
 
 @pytest.fixture

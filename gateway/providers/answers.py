@@ -72,3 +72,24 @@ def canonical_reply(spec: EndpointSpec, canonical: dict[str, Any], model: str) -
         usage=usage,
         output_bytes=0 if usage else output_bytes(canonical),
     )
+
+
+def native_reply(raw: bytes, canonical: dict[str, Any]) -> Reply:
+    """The provider's own bytes for a client of its format; usage (or the estimate's
+    output size) read from the answer's canonical form."""
+    usage = usage_of(canonical)
+    return Reply(body=raw, usage=usage, output_bytes=0 if usage else output_bytes(canonical))
+
+
+def error_parts(status: int, raw: bytes, *code_fields: str) -> tuple[str, str]:
+    """(code, message) of an upstream `{"error": {...}}` answer: the code is the first
+    of `code_fields` the error fills in; any other answer is passed on as its text."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = None
+    error = obj.get("error") if isinstance(obj, dict) else None
+    if isinstance(error, dict):
+        code = next((error[f] for f in code_fields if error.get(f)), f"upstream_{status}")
+        return str(code), str(error.get("message") or "")
+    return f"upstream_{status}", raw[:500].decode("utf-8", errors="replace")

@@ -11,7 +11,12 @@ from typing import Any
 
 import orjson
 
-from gateway.providers.answers import canonical_reply, load_object, output_bytes, usage_of
+from gateway.providers.answers import (
+    canonical_reply,
+    error_parts,
+    load_object,
+    native_reply,
+)
 from gateway.providers.base import Reply, StreamDecoder, UpstreamCall, UpstreamGarbage
 from gateway.providers.stream import NativeStream, SseEvents, TranslatedStream
 from gateway.specs import EndpointSpec, ParsedRequest
@@ -78,8 +83,7 @@ class AnthropicAdapter:
         canonical = anthropic_reply.to_openai(obj)
         if spec.client_format != ANTHROPIC:
             return canonical_reply(spec, canonical, str(obj.get("model", "")))
-        usage = usage_of(canonical)
-        return Reply(body=raw, usage=usage, output_bytes=0 if usage else output_bytes(canonical))
+        return native_reply(raw, canonical)
 
     def stream_decoder(self, spec: EndpointSpec, request: ParsedRequest) -> StreamDecoder:
         if spec.client_format == ANTHROPIC:
@@ -87,11 +91,4 @@ class AnthropicAdapter:
         return TranslatedStream(SseEvents(), AnthropicChunks(), stream_encoder(spec, request))
 
     def error_from(self, status: int, raw: bytes) -> tuple[str, str]:
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            obj = None
-        error = obj.get("error") if isinstance(obj, dict) else None
-        if isinstance(error, dict):
-            return str(error.get("type") or f"upstream_{status}"), str(error.get("message") or "")
-        return f"upstream_{status}", raw[:500].decode("utf-8", errors="replace")
+        return error_parts(status, raw, "type")

@@ -14,7 +14,12 @@ from urllib.parse import quote
 
 import orjson
 
-from gateway.providers.answers import canonical_reply, load_object, output_bytes, usage_of
+from gateway.providers.answers import (
+    canonical_reply,
+    error_parts,
+    load_object,
+    native_reply,
+)
 from gateway.providers.base import Reply, StreamDecoder, UpstreamCall
 from gateway.providers.stream import NativeStream, SseEvents, TranslatedStream
 from gateway.specs import EndpointSpec, ParsedRequest
@@ -80,8 +85,7 @@ class GeminiAdapter:
         canonical = gemini_reply.to_openai(obj, model="")
         if spec.client_format != GEMINI:
             return canonical_reply(spec, canonical, str(canonical.get("model", "")))
-        usage = usage_of(canonical)
-        return Reply(body=raw, usage=usage, output_bytes=0 if usage else output_bytes(canonical))
+        return native_reply(raw, canonical)
 
     def stream_decoder(self, spec: EndpointSpec, request: ParsedRequest) -> StreamDecoder:
         source = GeminiChunks(request.model)
@@ -90,11 +94,4 @@ class GeminiAdapter:
         return TranslatedStream(SseEvents(), source, stream_encoder(spec, request))
 
     def error_from(self, status: int, raw: bytes) -> tuple[str, str]:
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            obj = None
-        error = obj.get("error") if isinstance(obj, dict) else None
-        if isinstance(error, dict):
-            return str(error.get("status") or f"upstream_{status}"), str(error.get("message") or "")
-        return f"upstream_{status}", raw[:500].decode("utf-8", errors="replace")
+        return error_parts(status, raw, "status")

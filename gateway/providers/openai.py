@@ -14,7 +14,14 @@ from typing import Any
 
 import orjson
 
-from gateway.providers.answers import canonical_reply, load_object, output_bytes, usage_of
+from gateway.providers.answers import (
+    canonical_reply,
+    error_parts,
+    load_object,
+    native_reply,
+    output_bytes,
+    usage_of,
+)
 from gateway.providers.base import Reply, StreamDecoder, UpstreamCall, UpstreamGarbage, Usage
 from gateway.providers.stream import SseEvents, TranslatedStream
 from gateway.responses import error_body
@@ -109,8 +116,7 @@ class OpenAIAdapter:
         obj = load_object(raw)
         if spec.client_format != OPENAI:
             return canonical_reply(spec, obj, str(obj.get("model", "")))
-        usage = usage_of(obj)
-        return Reply(body=raw, usage=usage, output_bytes=0 if usage else output_bytes(obj))
+        return native_reply(raw, obj)
 
     def stream_decoder(self, spec: EndpointSpec, request: ParsedRequest) -> StreamDecoder:
         if spec.client_format == OPENAI:
@@ -118,13 +124,4 @@ class OpenAIAdapter:
         return TranslatedStream(SseEvents(), OpenAIChunks(), stream_encoder(spec, request))
 
     def error_from(self, status: int, raw: bytes) -> tuple[str, str]:
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            obj = None
-        error = obj.get("error") if isinstance(obj, dict) else None
-        if isinstance(error, dict):
-            code = error.get("code") or error.get("type") or f"upstream_{status}"
-            return str(code), str(error.get("message") or "")
-        text = raw[:500].decode("utf-8", errors="replace")
-        return f"upstream_{status}", text
+        return error_parts(status, raw, "code", "type")

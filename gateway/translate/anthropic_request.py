@@ -16,6 +16,7 @@ from gateway.translate.content import (
     arguments_object,
     collapse,
     data_url,
+    declared_functions,
     dumps,
     image_parts,
     max_tokens_of,
@@ -211,15 +212,7 @@ def from_openai(body: dict[str, Any], *, model: str, max_tokens: int) -> dict[st
         out["stop_sequences"] = stop
     if body.get("stream"):
         out["stream"] = True
-    tools = [
-        {
-            "name": fn.get("name"),
-            "description": fn.get("description", ""),
-            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
-        }
-        for t in body.get("tools") or ()
-        if isinstance(t, dict) and isinstance(fn := t.get("function"), dict)
-    ]
+    tools = declared_functions(body, "input_schema")
     if tools:
         out["tools"] = tools
         choice = _tool_choice_to_anthropic(body.get("tool_choice"))

@@ -82,6 +82,20 @@ def append_turn(turns: list[dict[str, Any]], role: str, items: list[Any], key: s
         turns.append({"role": role, key: list(items)})
 
 
+def declared_functions(body: dict[str, Any], schema_key: str) -> list[dict[str, Any]]:
+    """The functions an OpenAI body's `tools` declare, as name, description and JSON
+    schema (under `schema_key`, which each provider names its own way)."""
+    return [
+        {
+            "name": fn.get("name"),
+            "description": fn.get("description", ""),
+            schema_key: fn.get("parameters") or {"type": "object", "properties": {}},
+        }
+        for t in body.get("tools") or ()
+        if isinstance(t, dict) and isinstance(fn := t.get("function"), dict)
+    ]
+
+
 def max_tokens_of(body: dict[str, Any]) -> int | None:
     value = body.get("max_completion_tokens") or body.get("max_tokens")
     return value if type(value) is int else None

@@ -17,6 +17,7 @@ from gateway.translate.content import (
     arguments_object,
     collapse,
     data_url,
+    declared_functions,
     dumps,
     image_parts,
     max_tokens_of,
@@ -244,15 +245,7 @@ def from_openai(body: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"contents": turns}
     if any(system):
         out["systemInstruction"] = {"parts": [{"text": "\n\n".join(s for s in system if s)}]}
-    declarations = [
-        {
-            "name": fn.get("name"),
-            "description": fn.get("description", ""),
-            "parametersJsonSchema": fn.get("parameters") or {"type": "object", "properties": {}},
-        }
-        for t in body.get("tools") or ()
-        if isinstance(t, dict) and isinstance(fn := t.get("function"), dict)
-    ]
+    declarations = declared_functions(body, "parametersJsonSchema")
     if declarations:
         out["tools"] = [{"functionDeclarations": declarations}]
         choice = body.get("tool_choice")
