@@ -37,20 +37,29 @@ HASHED_FIELDS = (
     "changes",
     "data",
 )
+_NORMALISED = ("created_at", "cost_usd", "latency_ms")
+
+
+_MICRO = Decimal("0.000001")
 
 
 def _normalise(name: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="microseconds")
     if isinstance(value, Decimal):
-        return f"{value.quantize(Decimal('0.000001')):f}"
+        return f"{value.quantize(_MICRO):f}"
     if name == "latency_ms":
         return round(float(value or 0), 3)
     return value
 
 
 def canonical_bytes(fields: dict[str, Any]) -> bytes:
-    payload = {name: _normalise(name, fields.get(name)) for name in HASHED_FIELDS}
+    """The sealed fields as sorted JSON. Only three columns read back as something JSON has
+    no form for (the time, the money) or in a form a float can blur (the latency); every
+    other value is hashed as it is (the gateway's recorder hashes every request's event)."""
+    payload = {name: fields.get(name) for name in HASHED_FIELDS}
+    for name in _NORMALISED:
+        payload[name] = _normalise(name, payload[name])
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
 
 

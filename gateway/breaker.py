@@ -108,9 +108,6 @@ class RedisBreaker:
         ]
 
     async def admit(self, provider_id: int) -> Admission:
-        import os
-        if os.environ.get("PERF_NOADMIT"):
-            return Admission(CLOSED, 0)
         probe_ms = max(1, math.ceil(self._s.probe_seconds * 1000))
         try:
             state, fails = await self._admit(keys=self._keys(provider_id), args=[probe_ms])

@@ -39,6 +39,7 @@ def _copy_usage(rows: list[dict[str, Any]]) -> None:
     table = connection.ops.quote_name(UsageRecord._meta.db_table)
     defaults = [(f.attname, f.get_default()) for f in _USAGE_FIELDS]
     with (
+        connection.wrap_database_errors,  # Django's error types, as audit.services does
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):

@@ -1,18 +1,18 @@
 """Counters in Redis, shared by every gateway process: one Lua script per reserve and per settle.
 
-Both scripts are loaded once (SCRIPT LOAD) and run with EVALSHA; redis-py's script object loads
-them again when a server answers NOSCRIPT (restart, failover). Every key of one call carries
-the tenant's hash tag, so the scripts also run on Redis Cluster. Any Redis failure surfaces as
-CounterStoreUnavailable: governance fails closed.
+Both scripts run with EVALSHA over the lean pipelined client (governance/counters/resp.py:
+redis-py's own client costs more CPU per call than the scripts), loaded again when a server
+answers NOSCRIPT (restart, failover). Every key of one call carries the tenant's hash tag, so
+the scripts also run on Redis Cluster. Any Redis failure surfaces as CounterStoreUnavailable:
+governance fails closed.
 """
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from pathlib import Path
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from governance.counters import keys
@@ -23,11 +23,13 @@ from governance.counters.base import (
     SettleResult,
     SpendView,
 )
+from governance.counters.resp import RespClient, Script
 from governance.counters.rules import WindowReading, build_result, check_request, usable_grants
 
 _LUA = Path(__file__).resolve().parent / "lua"
 _NONE = -1  # "no limit" as the scripts read it
 _SWEEP_BATCH = 16  # abandoned reservations released per reserve, to bound script time
+_DAY_SECONDS = 86_400
 
 
 def _script(name: str) -> str:
@@ -42,6 +44,31 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+class _Period:
+    """A UTC day's key stamps and when its day and month end: formatting dates costs more
+    than building every key of a reserve, so it is done once a day, not per request."""
+
+    __slots__ = ("day", "day_end", "day_stamp", "month_end", "month_stamp")
+
+    def __init__(self, now: float) -> None:
+        self.day = int(now // _DAY_SECONDS)
+        self.day_stamp, self.month_stamp = keys.day_stamp(now), keys.month_stamp(now)
+        # As keys.day_ttl/month_ttl compute them: ttl = ceil(end - now) + grace.
+        self.day_end = (self.day + 1) * _DAY_SECONDS
+        first = datetime.fromtimestamp(now, UTC).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+        after = (
+            first.replace(year=first.year + 1, month=1)
+            if first.month == 12
+            else first.replace(month=first.month + 1)
+        )
+        self.month_end = after.timestamp()
+
+    def ttl(self, end: float, now: float) -> int:
+        return max(1, math.ceil(end - now)) + keys.PERIOD_GRACE_SECONDS
+
+
 class RedisCounterStore:
     """CounterStore on Redis (standalone or Cluster-compatible key layout)."""
 
@@ -49,41 +76,40 @@ class RedisCounterStore:
         self,
         url: str,
         *,
-        max_connections: int = 64,
         socket_timeout: float = 2.0,
         reservation_ttl_s: int = keys.RESERVATION_TTL_SECONDS,
     ) -> None:
-        # One retry without backoff rides over a pooled connection the server closed; retrying a
-        # script is safe because reserve is idempotent per request id and settle per record.
-        self._pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=socket_timeout,
-            socket_timeout=socket_timeout,
-            socket_connect_timeout=socket_timeout,
-            retry=Retry(NoBackoff(), 1),
-        )
-        self._redis = Redis(connection_pool=self._pool)
-        self._reserve = self._redis.register_script(_script("reserve.lua"))
-        self._settle = self._redis.register_script(_script("settle.lua"))
+        self._client = RespClient(url, timeout=socket_timeout)
+        self._reserve = Script(self._client, _script("reserve.lua"))
+        self._settle = Script(self._client, _script("settle.lua"))
         self._reservation_ttl_s = int(reservation_ttl_s)
+        self._record_ttl_s = self._reservation_ttl_s + keys.RECORD_GRACE_SECONDS
+        self._period = _Period(0.0)
+
+    def _period_of(self, now: float) -> _Period:
+        period = self._period
+        if period.day != now // _DAY_SECONDS:
+            period = self._period = _Period(now)
+        return period
 
     async def reserve(self, req: ReserveRequest) -> ReserveResult:
         check_request(req)
-        grants = usable_grants(req)
-        day, month = keys.day_stamp(req.now), keys.month_stamp(req.now)
+        grants = usable_grants(req) if req.grants else ()
+        now, tenant = req.now, req.tenant_id
+        period = self._period_of(now)
+        day, month = period.day_stamp, period.month_stamp
         script_keys = [
-            keys.key_window(req.tenant_id, req.key_id),
-            keys.user_window(req.tenant_id, req.user_id),
-            keys.tenant_day(req.tenant_id, day),
-            keys.tenant_month(req.tenant_id, month),
-            keys.user_day(req.tenant_id, req.user_id, day),
-            keys.reservation(req.tenant_id, req.request_id),
-            keys.pending(req.tenant_id),
-            *(keys.grant(req.tenant_id, slot.grant_id) for slot in grants),
+            keys.key_window(tenant, req.key_id),
+            keys.user_window(tenant, req.user_id),
+            keys.tenant_day(tenant, day),
+            keys.tenant_month(tenant, month),
+            keys.user_day(tenant, req.user_id, day),
+            keys.reservation(tenant, req.request_id),
+            keys.pending(tenant),
+            *(keys.grant(tenant, slot.grant_id) for slot in grants),
         ]
         args: list[str | int] = [
-            repr(float(req.now)),
+            repr(float(now)),
             int(req.cost_nano),
             _limit(req.key_rpm),
             _limit(req.user_rpm),
@@ -91,21 +117,21 @@ class RedisCounterStore:
             _limit(req.tenant_daily_cap_nano),
             _limit(req.tenant_monthly_cap_nano),
             req.request_id,
-            keys.day_ttl(req.now),
-            keys.month_ttl(req.now),
-            repr(float(req.now) + self._reservation_ttl_s),
-            self._reservation_ttl_s + keys.RECORD_GRACE_SECONDS,
+            period.ttl(period.day_end, now),
+            period.ttl(period.month_end, now),
+            repr(float(now) + self._reservation_ttl_s),
+            self._record_ttl_s,
             _SWEEP_BATCH,
         ]
         for slot in grants:
             args += [
                 int(slot.amount_nano),
-                keys.grant_ttl(slot.expires_at, req.now),
+                keys.grant_ttl(slot.expires_at, now),
                 keys.grant_bucket(slot.grant_id),
             ]
         try:
             code, key_count, key_oldest, user_count, user_oldest = await self._reserve(
-                keys=script_keys, args=args
+                script_keys, args
             )
         except RedisError as exc:
             raise CounterStoreUnavailable(f"counter store: reserve failed: {exc}") from exc
@@ -114,15 +140,15 @@ class RedisCounterStore:
             windows.append(WindowReading(req.key_rpm, int(key_count), _score(key_oldest)))
         if req.user_rpm is not None:
             windows.append(WindowReading(req.user_rpm, int(user_count), _score(user_oldest)))
-        return build_result(int(code), windows, req.now)
+        return build_result(int(code), windows, now)
 
     async def settle(self, *, tenant_id: int, request_id: str, actual_nano: int) -> SettleResult:
         if actual_nano < 0:
             raise ValueError("actual_nano cannot be negative")
         try:
             reply = await self._settle(
-                keys=[keys.reservation(tenant_id, request_id), keys.pending(tenant_id)],
-                args=[int(actual_nano)],
+                [keys.reservation(tenant_id, request_id), keys.pending(tenant_id)],
+                [int(actual_nano)],
             )
         except RedisError as exc:
             raise CounterStoreUnavailable(f"counter store: settle failed: {exc}") from exc
@@ -146,7 +172,7 @@ class RedisCounterStore:
             *(keys.grant(tenant_id, grant_id) for grant_id in grant_ids),
         ]
         try:
-            values = [int(value or 0) for value in await self._redis.mget(names)]
+            values = [int(value or 0) for value in await self._client.execute("MGET", *names)]
         except RedisError as exc:
             raise CounterStoreUnavailable(f"counter store: read failed: {exc}") from exc
         return SpendView(
@@ -158,13 +184,12 @@ class RedisCounterStore:
 
     async def ping(self) -> None:
         try:
-            await self._redis.ping()
+            await self._client.execute("PING")
         except RedisError as exc:
             raise CounterStoreUnavailable(f"counter store unreachable: {exc}") from exc
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
-        await self._pool.aclose()
+        await self._client.aclose()
 
 
 def _score(raw: bytes | str) -> float | None:
