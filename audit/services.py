@@ -12,6 +12,7 @@ reads back.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -60,17 +61,17 @@ def _defaults() -> dict[str, Any]:
 
 def _stored(fields: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """The event as it will be stored (defaults filled in, money and time normalised)."""
-    unknown = fields.keys() - _NAMES
-    if unknown:
-        raise TypeError(f"AuditEvent has no field(s) {', '.join(sorted(unknown))}")
+    if not _NAMES.issuperset(fields):
+        unknown = ", ".join(sorted(fields.keys() - _NAMES))
+        raise TypeError(f"AuditEvent has no field(s) {unknown}")
     row = {**defaults, **fields}
     created = row["created_at"]
     row["created_at"] = _created_at(created) if created is not None else timezone.now()
     cost = row["cost_usd"]
     if cost is not None:
-        row["cost_usd"] = (cost if isinstance(cost, Decimal) else Decimal(str(cost))).quantize(
-            _MICRO
-        )
+        if not isinstance(cost, Decimal):
+            cost = Decimal(cost if isinstance(cost, str) else str(cost))
+        row["cost_usd"] = cost.quantize(_MICRO)
     return row
 
 
@@ -104,7 +105,7 @@ def _json_text(value: Any) -> str | None:
 def _copy(rows: list[dict[str, Any]]) -> None:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in _FIELDS)
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    names = [f.attname for f in _FIELDS]
+    values = operator.itemgetter(*(f.attname for f in _FIELDS))
     # The raw psycopg cursor's errors become Django's (DataError, OperationalError, ...), as
     # the ORM's would: callers tell refused data from a database that is down by them.
     with (
@@ -115,7 +116,7 @@ def _copy(rows: list[dict[str, Any]]) -> None:
         for row in rows:
             for name in _JSON:
                 row[name] = _json_text(row[name])
-            copy.write_row([row[name] for name in names])
+            copy.write_row(values(row))
 
 
 def append_batch(events: list[dict[str, Any]]) -> None:

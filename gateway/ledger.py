@@ -7,6 +7,7 @@ in Python. SQLite (embedded mode) uses bulk_create.
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,14 +38,15 @@ def _copy_usage(rows: list[dict[str, Any]]) -> None:
     """COPY the ledger rows (PostgreSQL): about six times less CPU than an INSERT."""
     columns = ", ".join(connection.ops.quote_name(f.column) for f in _USAGE_FIELDS)
     table = connection.ops.quote_name(UsageRecord._meta.db_table)
-    defaults = [(f.attname, f.get_default()) for f in _USAGE_FIELDS]
+    defaults = {f.attname: f.get_default() for f in _USAGE_FIELDS}
+    values = operator.itemgetter(*defaults)
     with (
         connection.wrap_database_errors,  # Django's error types, as audit.services does
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
         for row in rows:
-            copy.write_row([row.get(name, default) for name, default in defaults])
+            copy.write_row(values({**defaults, **row}))
 
 
 def write_records(records: list[dict[str, Any]]) -> None:
