@@ -75,6 +75,11 @@ class Admission:
 
 
 class Breaker(Protocol):
+    async def peek(self, provider_id: int) -> Admission | None:
+        """Read-only: the admission of a closed breaker, None when `admit` must decide
+        (open or half-open). Safe to run before the request is known to go ahead."""
+        ...
+
     async def admit(self, provider_id: int) -> Admission: ...
 
     async def record(self, provider_id: int, admission: Admission, *, ok: bool) -> bool:
@@ -106,6 +111,18 @@ class RedisBreaker:
             keys.breaker_open_until(provider_id),
             keys.breaker_probe(provider_id),
         ]
+
+    async def peek(self, provider_id: int) -> Admission | None:
+        # What _ADMIT reads when the breaker is closed, without its probe side effect.
+        try:
+            fails, open_until = await self._redis.execute(
+                "MGET", keys.breaker_fails(provider_id), keys.breaker_open_until(provider_id)
+            )
+        except RedisError:
+            return None  # admit decides (and logs)
+        if int(open_until or 0) == 0:
+            return Admission(CLOSED, int(fails or 0))
+        return None
 
     async def admit(self, provider_id: int) -> Admission:
         probe_ms = max(1, math.ceil(self._s.probe_seconds * 1000))
@@ -153,6 +170,11 @@ class MemoryBreaker:
         self._fails: dict[int, int] = {}
         self._open_until: dict[int, float] = {}
         self._probe_until: dict[int, float] = {}
+
+    async def peek(self, provider_id: int) -> Admission | None:
+        if provider_id in self._open_until:
+            return None
+        return Admission(CLOSED, self._fails.get(provider_id, 0))
 
     async def admit(self, provider_id: int) -> Admission:
         now = time.monotonic()

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.breaker import Breaker
+from gateway.breaker import Admission, Breaker
 from gateway.context import RequestContext
 from gateway.errors import Denial, no_provider
 from governance.snapshot import RouteTarget
@@ -62,8 +62,10 @@ class Attempts:
         candidates: tuple[RouteTarget, ...],
         forward: Forward,
         breaker: Breaker,
+        first: Admission | None = None,
     ) -> tuple[RouteTarget, tuple[int, int]]:
-        """The route that served and the (prompt, completion) tokens to charge for it."""
+        """The route that served and the (prompt, completion) tokens to charge for it.
+        `first`: the first route's admission when already known (`Breaker.peek`)."""
         last: Denial | None = None
         tries = 0
         for target in candidates:
@@ -72,7 +74,10 @@ class Attempts:
                     break
                 if retry:
                     await asyncio.sleep(backoff(retry))
-                admission = await breaker.admit(target.provider_id)
+                if first is not None:
+                    admission, first = first, None
+                else:
+                    admission = await breaker.admit(target.provider_id)
                 if not admission.allowed:
                     ctx.attempts.append(_note(target, "circuit_open"))
                     break

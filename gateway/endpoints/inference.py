@@ -13,6 +13,7 @@ errors then take that format's shape.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -84,13 +85,24 @@ class InferenceEndpoint:
         reserve_nano = max(
             t.cost_nano(request.prompt_tokens, request.max_output_tokens) for t in candidates
         )
-        rate = await rt.gate.reserve(ctx, key=key, tenant=tenant, now=now, cost_nano=reserve_nano)
+        # The first route's breaker is read (read-only) while the reservation is made: two
+        # Redis round trips at once instead of one after the other. An open or half-open
+        # breaker is still decided by `admit`, after the reservation, as for every later try.
+        peek = asyncio.ensure_future(rt.breaker.peek(candidates[0].provider_id))
+        try:
+            rate = await rt.gate.reserve(
+                ctx, key=key, tenant=tenant, now=now, cost_nano=reserve_nano
+            )
+        except BaseException:
+            peek.cancel()
+            raise
+        first = await peek
         vault = ctx.pii.vault if ctx.pii is not None else None
         restore = ReplyRestore(vault, fmt) if vault is not None else None
         forward = self._forwarder(ctx, request, receive, send, rate, restore)
         served, tokens = None, None
         try:
-            served, tokens = await p.attempts.run(ctx, candidates, forward, rt.breaker)
+            served, tokens = await p.attempts.run(ctx, candidates, forward, rt.breaker, first)
         finally:
             actual = 0
             if served is not None and tokens is not None:
