@@ -3,7 +3,6 @@ given and keeps one chain with `append_events`, also when processes write at onc
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,10 +13,10 @@ from decimal import Decimal
 import pytest
 from test_audit_chain_concurrency import (
     ROOT,
-    VERIFY,
     assert_one_chain,
-    embedded_env,
+    migrated_sqlite_env,
     postgres_url,
+    verify_in_subprocess,
 )
 
 from audit.models import AuditEvent
@@ -148,21 +147,10 @@ def test_batch_and_single_writers_in_parallel_keep_one_chain_on_postgresql():
 
 @pytest.mark.sqlite
 def test_batch_and_single_writers_in_parallel_keep_one_chain_on_sqlite(tmp_path):
-    env = embedded_env(tmp_path)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120
-    )
+    env = migrated_sqlite_env(tmp_path)
     writers, count = 2, 50
     _run_writers(env, writers, count)
-    out = subprocess.run(
-        [sys.executable, "-c", VERIFY],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = verify_in_subprocess(env)
     assert result["ok"] and result["events"] == writers * count, result
     assert_one_chain(result["prev_hashes"], result["data"], writers, count)
 

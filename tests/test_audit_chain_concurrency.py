@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -117,15 +118,17 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.mark.sqlite
-def test_parallel_writers_on_sqlite_keep_one_chain(tmp_path):
+def migrated_sqlite_env(tmp_path: Path) -> dict[str, str]:
+    """An embedded (SQLite) environment whose database is migrated."""
     env = embedded_env(tmp_path)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120
     )
-    writers, count = 3, 50
-    run_writers(env, writers, count)
+    return env
 
+
+def verify_in_subprocess(env: dict[str, str]) -> dict:
+    """Run VERIFY in a fresh process on `env`'s database; its JSON report."""
     out = subprocess.run(
         [sys.executable, "-c", VERIFY],
         cwd=ROOT,
@@ -134,9 +137,16 @@ def test_parallel_writers_on_sqlite_keep_one_chain(tmp_path):
         capture_output=True,
         text=True,
     ).stdout
-    import json
+    return json.loads(out.strip().splitlines()[-1])
 
-    result = json.loads(out.strip().splitlines()[-1])
+
+@pytest.mark.sqlite
+def test_parallel_writers_on_sqlite_keep_one_chain(tmp_path):
+    env = migrated_sqlite_env(tmp_path)
+    writers, count = 3, 50
+    run_writers(env, writers, count)
+
+    result = verify_in_subprocess(env)
     assert result["ok"], result
     assert result["events"] == writers * count
     assert_one_chain(result["prev_hashes"], result["data"], writers, count)
