@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
@@ -75,9 +76,11 @@ class Admission:
 
 
 class Breaker(Protocol):
-    async def peek(self, provider_id: int) -> Admission | None:
+    def peek(self, provider_id: int) -> Awaitable[Admission | None]:
         """Read-only: the admission of a closed breaker, None when `admit` must decide
-        (open or half-open). Safe to run before the request is known to go ahead."""
+        (open or half-open). Safe to run before the request is known to go ahead. The read
+        is issued when called (so it leaves with the reservation made next); await the
+        result, on every path, once the reservation is answered."""
         ...
 
     async def admit(self, provider_id: int) -> Admission: ...
@@ -97,9 +100,10 @@ class BreakerSettings:
 
 
 class RedisBreaker:
-    def __init__(self, url: str, settings: BreakerSettings) -> None:
-        # The lean client (as the counter store's): admit runs on every attempt.
-        self._redis = RespClient(url, timeout=1.0)
+    def __init__(self, redis: RespClient, settings: BreakerSettings) -> None:
+        # The counter store's lean client and connection: a peek and the reservation after it
+        # leave in one write and come back in one read.
+        self._redis = redis
         self._admit = Script(self._redis, _ADMIT)
         self._failure = Script(self._redis, _FAILURE)
         self._s = settings
@@ -112,12 +116,15 @@ class RedisBreaker:
             keys.breaker_probe(provider_id),
         ]
 
-    async def peek(self, provider_id: int) -> Admission | None:
+    def peek(self, provider_id: int) -> Awaitable[Admission | None]:
         # What _ADMIT reads when the breaker is closed, without its probe side effect.
+        command = ("MGET", keys.breaker_fails(provider_id), keys.breaker_open_until(provider_id))
+        return self._peeked(self._redis.submit(*command) or self._redis.execute(*command))
+
+    @staticmethod
+    async def _peeked(reply: Awaitable[Any]) -> Admission | None:
         try:
-            fails, open_until = await self._redis.execute(
-                "MGET", keys.breaker_fails(provider_id), keys.breaker_open_until(provider_id)
-            )
+            fails, open_until = await reply
         except RedisError:
             return None  # admit decides (and logs)
         if int(open_until or 0) == 0:
@@ -159,7 +166,7 @@ class RedisBreaker:
         return opened
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        return None  # the connection is the counter store's; it closes it
 
 
 class MemoryBreaker:
@@ -211,5 +218,6 @@ class MemoryBreaker:
         return None
 
 
-def build_breaker(redis_url: str, settings: BreakerSettings) -> Breaker:
-    return RedisBreaker(redis_url, settings) if redis_url else MemoryBreaker(settings)
+def build_breaker(redis: RespClient | None, settings: BreakerSettings) -> Breaker:
+    """On the counter store's Redis client when it has one, else in memory (embedded)."""
+    return RedisBreaker(redis, settings) if redis is not None else MemoryBreaker(settings)

@@ -19,6 +19,7 @@ from gateway.provider_budget import ProviderBudget, build_provider_budget
 from gateway.recorder import Recorder
 from gateway.upstream import build_session
 from governance.counters.base import CounterStore, CounterStoreUnavailable, build_counter_store
+from governance.counters.redis_store import RedisCounterStore
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Runtime:
         self.session = build_session(self.config)
         config = self.config
         self.breaker = build_breaker(
-            config.redis_url,
+            self.store.client if isinstance(self.store, RedisCounterStore) else None,
             BreakerSettings(
                 failures=config.breaker_failures,
                 open_seconds=config.breaker_open_seconds,

@@ -10,7 +10,6 @@ what was streamed so far (the provider's usage when it arrived, else estimated).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -89,23 +88,32 @@ def _as_denial(exc: BaseException) -> Denial:
 
 
 async def _until_disconnect(work: Awaitable[None], receive: Receive) -> bool:
-    """Run `work`; True when the client disconnected first (`work` is then cancelled)."""
-    task = asyncio.ensure_future(work)
+    """Run `work` in this task; True when the client disconnected first (`work` is then
+    cancelled). Only the watch on `receive` is a task of its own: the relay starts at once,
+    without a hop through the event loop to the first upstream byte."""
+    task = asyncio.current_task()
+    assert task is not None
+    watching = True
+    gone = False
+
+    def client_left(watch: asyncio.Future[Any]) -> None:
+        nonlocal gone
+        if watching and not watch.cancelled():  # after the body, only a disconnect comes
+            gone = True
+            task.cancel()
+
     watch = asyncio.ensure_future(receive())
+    watch.add_done_callback(client_left)
     try:
-        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()  # our own cancellation, handled here: the request goes on to settle
     finally:
-        for pending in (task, watch):
-            if not pending.done():
-                pending.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
-    if not task.done() or task.cancelled():
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return True
-    task.result()  # re-raises the relay's failure
-    return False
+        watching = False
+        watch.cancel()  # a pending receive() only waits: cancelled, it consumes nothing
+    return gone
 
 
 async def forward_stream(

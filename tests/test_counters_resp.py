@@ -5,9 +5,11 @@ that sent the command, whatever else is in flight, and failures surface as redis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from django.conf import settings
@@ -19,6 +21,19 @@ from test_counters_support import request
 from governance.counters.base import CounterStoreUnavailable
 from governance.counters.redis_store import RedisCounterStore
 from governance.counters.resp import RespClient, Script
+
+
+@contextlib.asynccontextmanager
+async def client_of(serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]):
+    """A RespClient connected to a fake server answering with `serve`."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = RespClient(f"redis://127.0.0.1:{port}/0", timeout=1.0)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        server.close()
 
 
 def test_concurrent_commands_each_get_their_own_reply(redis_client):
@@ -113,14 +128,8 @@ def test_a_script_whose_connection_drops_in_flight_runs_once_more():
         writer.close()
 
     async def scenario():
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        client = RespClient(f"redis://127.0.0.1:{port}/0", timeout=1.0)
-        try:
+        async with client_of(serve) as client:
             return await Script(client, "return 7")(["k"], [])
-        finally:
-            await client.aclose()
-            server.close()
 
     assert asyncio.run(scenario()) == 7
     assert len(commands) == 2 and all(c.startswith(b"*4\r\n$7\r\nEVALSHA") for c in commands)
@@ -180,3 +189,27 @@ def test_the_url_selects_the_database(redis_client):
 
     asyncio.run(scenario())
     assert redis_client.get("resp:where") == b"here"  # redis_client is on the same db
+
+
+def test_a_submitted_command_leaves_in_one_write_with_the_next():
+    # The breaker's peek is submitted just before the reservation: one write, one round trip.
+    reads: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            reads.append(data)
+            writer.write(b"".join(b"+%d\r\n" % i for i in range(data.count(b"*1\r\n"))))
+            await writer.drain()
+        writer.close()
+
+    async def scenario():
+        async with client_of(serve) as client:
+            assert client.submit("PING") is None  # not connected yet: the caller awaits instead
+            await client.execute("PING")
+            reads.clear()
+            first = client.submit("PING")
+            second = await client.execute("PING")
+            return await first, second
+
+    assert asyncio.run(scenario()) == (b"0", b"1")
+    assert reads == [b"*1\r\n$4\r\nPING\r\n" * 2]

@@ -13,7 +13,6 @@ errors then take that format's shape.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -85,18 +84,16 @@ class InferenceEndpoint:
         reserve_nano = max(
             t.cost_nano(request.prompt_tokens, request.max_output_tokens) for t in candidates
         )
-        # The first route's breaker is read (read-only) while the reservation is made: two
-        # Redis round trips at once instead of one after the other. An open or half-open
-        # breaker is still decided by `admit`, after the reservation, as for every later try.
-        peek = asyncio.ensure_future(rt.breaker.peek(candidates[0].provider_id))
+        # The first route's breaker is read (read-only) in the same write and round trip as
+        # the reservation. An open or half-open breaker is still decided by `admit`, after
+        # the reservation, as for every later try.
+        peek = rt.breaker.peek(candidates[0].provider_id)
         try:
             rate = await rt.gate.reserve(
                 ctx, key=key, tenant=tenant, now=now, cost_nano=reserve_nano
             )
-        except BaseException:
-            peek.cancel()
-            raise
-        first = await peek
+        finally:
+            first = await peek  # answered before the reservation: it left first
         vault = ctx.pii.vault if ctx.pii is not None else None
         restore = ReplyRestore(vault, fmt) if vault is not None else None
         forward = self._forwarder(ctx, request, receive, send, rate, restore)

@@ -86,6 +86,12 @@ class RedisCounterStore:
         self._record_ttl_s = self._reservation_ttl_s + keys.RECORD_GRACE_SECONDS
         self._period = _Period(0.0)
 
+    @property
+    def client(self) -> RespClient:
+        """The connection the scripts use; the gateway's breaker shares it (one write for
+        its read and the reservation)."""
+        return self._client
+
     def _period_of(self, now: float) -> _Period:
         period = self._period
         if period.day != now // _DAY_SECONDS:

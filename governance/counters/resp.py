@@ -69,13 +69,15 @@ class _Link(asyncio.Protocol):
         self._fail(RedisConnectionError(f"Redis connection lost: {exc or 'closed by the server'}"))
 
     # -- commands
-    def send(self, packed: bytes) -> asyncio.Future[Any]:
+    def send(self, packed: bytes, *, cork: bool = False) -> asyncio.Future[Any]:
+        """Queue one command; `cork` holds it for the commands issued later in this loop turn
+        even when nothing else is in flight (they leave in one write)."""
         if self.closed:
             raise RedisConnectionError("Redis connection is closed")
         future = self._loop.create_future()
         idle = not self._waiting
         self._waiting.append((future, self._loop.time()))
-        if idle and self._transport is not None:
+        if idle and not cork and self._transport is not None:
             self._transport.write(packed)  # nothing in flight: no write to share, no delay
         else:
             if not self._outgoing:
@@ -138,6 +140,15 @@ class RespClient:
         if isinstance(reply, ResponseError):
             raise reply
         return reply
+
+    def submit(self, *args: Arg) -> asyncio.Future[Any] | None:
+        """Issue a command now without waiting for it: it leaves in one write with the
+        commands issued after it in this loop turn. The future holds the raw reply (an error
+        reply as a ResponseError value). None when not connected: use `execute` instead."""
+        link = self._link
+        if link is None or link.closed or link.loop is not asyncio.get_running_loop():
+            return None
+        return link.send(hiredis.pack_command(args), cork=True)
 
     async def _connected(self) -> _Link:
         loop = asyncio.get_running_loop()

@@ -49,7 +49,9 @@ def expire_grants(*, now: datetime | None = None) -> int:
     due = Grant.objects.filter(expires_at__lte=now, remaining_usd__gt=0)
     for grant_id in due.values_list("pk", flat=True):
         with transaction.atomic():
-            grant = Grant.objects.select_for_update().filter(pk=grant_id, remaining_usd__gt=0).first()
+            grant = (
+                Grant.objects.select_for_update().filter(pk=grant_id, remaining_usd__gt=0).first()
+            )
             if grant is None:  # another worker closed it meanwhile
                 continue
             before = snapshot(grant)
