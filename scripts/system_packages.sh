@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The system packages the test suite drives for real: Debian's chromium (browser tests),
-# iptables + iproute2 + util-linux (network-enforcement tests in a namespace).
+# iptables + iproute2 + util-linux (network-enforcement tests in a namespace), libfaketime
+# (gateways whose clock crosses UTC day and month boundaries).
 # Installs what is missing when run as root on Debian; otherwise names what to install.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ missing=()
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || missing+=(libfaketime)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
