@@ -64,6 +64,11 @@ def _database() -> dict:
         raise SettingsError("DATABASE_URL has an unknown scheme (use postgres:// or sqlite:///)")
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config.setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    else:
+        # libpq waits forever for a server that accepts and never answers; the gateway's
+        # recorder must give up and spool instead (a URL's own ?connect_timeout= wins).
+        timeout = env_int("CANDELA_DB_CONNECT_TIMEOUT", 10)
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", timeout)
     return config
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from test_cli_support import clean_env, run_cli
 
@@ -89,3 +91,17 @@ def test_one_line_exit_2_no_traceback(tmp_path, command, env, expected):
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"{command[0]}: ")
     assert expected in lines[0]
+
+
+def test_a_database_that_accepts_and_never_answers_is_given_up_on(tmp_path):
+    # The TCP handshake completes (the kernel's backlog) but no PostgreSQL ever speaks.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"postgres://postgres@127.0.0.1:{silent.getsockname()[1]}/candela"
+        env = clean_env(
+            CANDELA_HOME=str(tmp_path), DATABASE_URL=url, CANDELA_DB_CONNECT_TIMEOUT="2"
+        )
+        done = run_cli("candela", "bootstrap", "--json", env=env, timeout=30)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "cannot use the database (DATABASE_URL)" in done.stderr
