@@ -36,7 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead.loadgen import first_byte_ms, median, wrk_binary
+from overhead.first_byte import first_byte_ms
+from overhead.loadgen import median, wrk_binary
 from overhead.measure import Run, measure, wait_until_idle
 from overhead.processes import NotAvailable
 from overhead.procstat import tree_memory
@@ -128,6 +129,8 @@ def bench_target(
         wait_until_idle(running.pid)  # not behind the last run's backlog
         try:
             info.ttfb_ms = median(first_byte_ms(running.stream, count=ttfb_count))
+            stdlib = first_byte_ms(running.stream, count=ttfb_count, client="http.client")
+            info.ttfb_stdlib_ms = median(stdlib)
         except (OSError, RuntimeError) as exc:
             print(f"  {info.name} first-byte client failed: {exc}", file=sys.stderr)
     memory = tree_memory(running.pid)

@@ -1,9 +1,4 @@
-"""Load: wrk for throughput and latency, a sequential stdlib client for first bytes.
-
-The first-byte client is http.client on one kept-alive connection: the least
-client-side work per request, and the same client against the upstream and
-against each proxy, so its own cost cancels out of the difference.
-"""
+"""Load: wrk for throughput and latency; the check request (first bytes: first_byte.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +8,6 @@ import resource
 import shutil
 import statistics
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -129,30 +123,6 @@ def check(endpoint: Endpoint, *, stream: bool) -> None:
     expected = "[DONE]" if stream else '"usage"'
     if response.status != 200 or "benchmark" not in text or expected not in text:
         raise NotAvailable(f"check request answered {response.status}: {text[:400]}")
-
-
-def first_byte_ms(endpoint: Endpoint, *, count: int, limit_s: float = 10.0) -> list[float]:
-    """Sequential streaming requests: ms from sending to the first byte of the body.
-
-    `count` requests, or as many as fit in `limit_s` for a slow target.
-    """
-    connection, path = _connection(endpoint.url)
-    body, headers = endpoint.body(stream=True), endpoint.all_headers()
-    samples: list[float] = []
-    deadline = time.monotonic() + limit_s
-    try:
-        while len(samples) < count and time.monotonic() < deadline:
-            start = time.perf_counter()
-            connection.request("POST", path, body, headers)
-            response = connection.getresponse()
-            first = response.read(1)
-            samples.append((time.perf_counter() - start) * 1000)
-            rest = response.read()
-            if response.status != 200 or b"[DONE]" not in first + rest:
-                raise RuntimeError(f"stream answered {response.status}: {(first + rest)[:300]!r}")
-    finally:
-        connection.close()
-    return samples
 
 
 def median(values: list[float]) -> float:

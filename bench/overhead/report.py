@@ -20,7 +20,8 @@ class TargetInfo:
     not_run: str = ""  # the reason, when the target could not run at all
     peak_rss_mb: float | None = None
     processes: int = 0
-    ttfb_ms: float | None = None
+    ttfb_ms: float | None = None  # raw-socket client (overhead/first_byte.py)
+    ttfb_stdlib_ms: float | None = None  # http.client, as runs before 2026-12-06 reported
     runs: list[Run] = field(default_factory=list)
 
 
@@ -69,24 +70,26 @@ def run_table(targets: list[TargetInfo], mode: str, direct: TargetInfo | None) -
     return "\n".join(lines)
 
 
+def _added(value: float | None, base: float | None) -> float | None:
+    return None if value is None or base is None else value - base
+
+
 def target_table(targets: list[TargetInfo], direct: TargetInfo | None) -> str:
     lines = [
         "| target | what ran | peak RSS MB (largest process) | processes "
-        "| first streamed byte p50 ms | added ms |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| first streamed byte p50 ms | added ms | http.client: p50 ms | added ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    base = direct.ttfb_ms if direct else None
+    raw, stdlib = (direct.ttfb_ms, direct.ttfb_stdlib_ms) if direct else (None, None)
     for info in targets:
         if info.not_run:
             continue
-        added = (
-            None
-            if base is None or info.ttfb_ms is None or info is direct
-            else (info.ttfb_ms - base)
-        )
+        here = info is direct
         lines.append(
             f"| {info.name} | {info.version} | {_f(info.peak_rss_mb, 0)} | {info.processes} "
-            f"| {_f(info.ttfb_ms, 3)} | {_f(added, 3)} |"
+            f"| {_f(info.ttfb_ms, 3)} | {_f(None if here else _added(info.ttfb_ms, raw), 3)} "
+            f"| {_f(info.ttfb_stdlib_ms, 3)} "
+            f"| {_f(None if here else _added(info.ttfb_stdlib_ms, stdlib), 3)} |"
         )
     return "\n".join(lines)
 
@@ -101,16 +104,11 @@ def _metrics(info: TargetInfo, direct: TargetInfo | None) -> list[float | None]:
         )
 
     json16, json1 = run("json", 16), run("json", 1)
-    ttfb = (
-        info.ttfb_ms - direct.ttfb_ms
-        if direct and direct.ttfb_ms is not None and info.ttfb_ms is not None
-        else None
-    )
     return [
         json16.cpu_ms_per_request if json16 else None,
         added_p50(json1, direct) if json1 else None,
         info.peak_rss_mb,
-        ttfb if info.ttfb_ms is not None else None,
+        _added(info.ttfb_ms, direct.ttfb_ms if direct else None),
     ]
 
 

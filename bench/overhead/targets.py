@@ -31,7 +31,7 @@ PORTKEY_DIR = BENCH / ".node" / "node_modules" / "@portkey-ai" / "gateway"
 UPSTREAM_KEY = "sk-bench-upstream"
 UVICORN_FLAGS = [
     "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--workers", "1",
-    "--host", "127.0.0.1", "--log-level", "warning",
+    "--host", "127.0.0.1", "--log-level", "warning", "--no-server-header",
 ]  # fmt: skip
 
 
