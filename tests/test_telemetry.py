@@ -127,11 +127,17 @@ def test_a_refused_collector_is_only_a_lost_batch():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: connections are refused
     tracer = RequestTracer(f"http://127.0.0.1:{port}")
-    for i in range(200):
-        with tracer.span("POST /v1/messages", {"i": i}):
-            pass
-    tracer.force_flush(timeout_s=2)
-    tracer.shutdown()
+    try:
+        recorded = 0
+        for i in range(200):
+            with tracer.span("POST /v1/messages", {"i": i}) as span:
+                recorded += span.is_recording()
+        assert recorded == 200  # every request ran its span; none raised
+        tracer.force_flush(timeout_s=2)  # the export fails and the batch is dropped
+        with tracer.span("POST /v1/messages") as later:
+            assert later.is_recording()  # the tracer goes on after the lost batch
+    finally:
+        tracer.shutdown()
 
 
 def test_traces_url():
