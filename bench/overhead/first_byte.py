@@ -11,12 +11,11 @@ client's parsing too, so its "added" figure includes some client time.
 
 from __future__ import annotations
 
-import http.client
 import socket
 import time
 from urllib.parse import urlsplit
 
-from overhead.loadgen import Endpoint
+from overhead.loadgen import Endpoint, connection_to, request_target
 
 HEAD_END = b"\r\n\r\n"
 
@@ -26,7 +25,7 @@ class _RawConnection:
 
     def __init__(self, endpoint: Endpoint) -> None:
         parts = urlsplit(endpoint.url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        path = request_target(endpoint.url)
         body = endpoint.body(stream=True)
         headers = {"Host": parts.netloc, **endpoint.all_headers(), "Content-Length": len(body)}
         head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -105,10 +104,8 @@ class _RawConnection:
 
 class _StdlibConnection:
     def __init__(self, endpoint: Endpoint) -> None:
-        parts = urlsplit(endpoint.url)
-        self.path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self.connection, self.path = connection_to(endpoint.url)
         self.body, self.headers = endpoint.body(stream=True), endpoint.all_headers()
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
 
     def exchange(self) -> tuple[float, int, bytes]:
         started = time.perf_counter()

@@ -102,15 +102,20 @@ def run_wrk(endpoint: Endpoint, *, stream: bool, connections: int, seconds: floa
     )
 
 
-def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
+def request_target(url: str) -> str:
+    """The path and query of `url`, as a request line names them."""
     parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=30), path
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def connection_to(url: str) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=30), request_target(url)
 
 
 def check(endpoint: Endpoint, *, stream: bool) -> None:
     """One request that must succeed with the upstream's answer, or the row is not run."""
-    connection, path = _connection(endpoint.url)
+    connection, path = connection_to(endpoint.url)
     try:
         connection.request("POST", path, endpoint.body(stream=stream), endpoint.all_headers())
         response = connection.getresponse()

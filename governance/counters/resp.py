@@ -132,10 +132,15 @@ class RespClient:
         self._link: _Link | None = None
         self._opening: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
-    async def execute(self, *args: Arg) -> Any:
+    def _live_link(self) -> _Link | None:
+        """The open connection of this event loop, if there is one."""
         link = self._link
         if link is None or link.closed or link.loop is not asyncio.get_running_loop():
-            link = await self._connected()
+            return None
+        return link
+
+    async def execute(self, *args: Arg) -> Any:
+        link = self._live_link() or await self._connected()
         reply = await link.send(hiredis.pack_command(args))
         if isinstance(reply, ResponseError):
             raise reply
@@ -145,10 +150,8 @@ class RespClient:
         """Issue a command now without waiting for it: it leaves in one write with the
         commands issued after it in this loop turn. The future holds the raw reply (an error
         reply as a ResponseError value). None when not connected: use `execute` instead."""
-        link = self._link
-        if link is None or link.closed or link.loop is not asyncio.get_running_loop():
-            return None
-        return link.send(hiredis.pack_command(args), cork=True)
+        link = self._live_link()
+        return None if link is None else link.send(hiredis.pack_command(args), cork=True)
 
     async def _connected(self) -> _Link:
         loop = asyncio.get_running_loop()
